@@ -1,0 +1,50 @@
+# The front door. The real build is Meson + Ninja under build/.
+#   make          build (CLI at build/strata)
+#   make demo     apply examples/migrations to an SQLite file, show status
+#   make check    every test, then again under ASan+UBSan
+#   make install  PREFIX=/usr/local DESTDIR=
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+
+.PHONY: all deps build check test test-asan demo install clean format lint
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/build.ninja: | deps
+	meson setup $(BUILD) --prefix=$(PREFIX)
+
+build: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(ASAN_BUILD)/build.ninja: | deps
+	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined \
+	    -Db_lundef=false -Dc_args=-fno-sanitize-recover=all
+
+test: build
+	meson test -C $(BUILD) --print-errorlogs
+
+test-asan: $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    meson test -C $(ASAN_BUILD) --print-errorlogs
+
+check: lint test test-asan
+
+lint:
+	@scripts/lint.sh
+
+demo: build
+	@scripts/demo.sh $(BUILD)/strata
+
+install: build
+	meson configure $(BUILD) -Dprefix=$(PREFIX)
+	DESTDIR=$(DESTDIR) meson install -C $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

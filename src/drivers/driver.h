@@ -1,0 +1,86 @@
+/*
+ * driver.h - the private, versioned vtable every database driver fills.
+ *
+ * The engine allocates `state_size` zeroed bytes per handle and passes them to
+ * every call, so a driver keeps no globals. Every call that can fail fills the
+ * handle's error record (db->err) with the database's own message and code
+ * and returns a strata_code; the engine adds file and version context.
+ *
+ * SQL handed to exec() is written by the engine with `?` placeholders and
+ * text values; a driver whose database numbers its placeholders rewrites
+ * them. Scripts handed to exec_script() are split by the database's own
+ * parser, never by searching for ';'.
+ */
+#ifndef STRATA_DRIVER_H
+#define STRATA_DRIVER_H
+
+#include "../strata_int.h"
+
+#define STRATA__DRIVER_ABI 1
+
+/* Capability bits. */
+#define STRATA__CAP_TRANSACTIONAL_DDL 0x1u /* DDL rolls back with the tx */
+#define STRATA__CAP_SCHEMAS 0x2u           /* has named schemas */
+
+/* Receives one result row: `ncols` values, NULL for SQL NULL. Return 0 to
+ * continue, non-zero to stop (exec then returns STRATA_OK). */
+typedef int (*strata__row_cb)(void *payload, int ncols,
+                              const char *const *values);
+
+typedef struct strata__url {
+    const char *scheme; /* "sqlite", ... */
+    const char *rest;   /* everything after "scheme:" */
+} strata__url;
+
+typedef struct strata__driver {
+    unsigned abi;                /* STRATA__DRIVER_ABI */
+    const char *name;            /* "sqlite" */
+    const char *const *schemes;  /* NULL-terminated URL schemes */
+    unsigned caps;
+    size_t state_size;
+    const char *default_schema;  /* what {{schema}} names by default */
+
+    /* Connects. On failure the state must still be safe to close(). */
+    int (*open)(strata *db, void *st, const strata__url *url);
+    void (*close)(void *st);
+
+    /* A URL fit for display: no password. malloc'ed; NULL on OOM. */
+    char *(*display_url)(const char *url);
+
+    /* The migration lock for (database, table, module): wait up to
+     * db->lock_timeout_ms, emitting LOCK_WAIT; STRATA_ELOCKED on timeout. */
+    int (*lock)(strata *db, void *st);
+    void (*unlock)(strata *db, void *st);
+
+    /* Transactions for the engine's own units of work. begin() takes the
+     * database's write lock where the database has one. */
+    int (*begin)(strata *db, void *st);
+    int (*commit)(strata *db, void *st);
+    void (*rollback)(strata *db, void *st);
+
+    /* One statement of the engine's with `?` text parameters (NULL = SQL
+     * NULL); rows go to cb (may be NULL). */
+    int (*exec)(strata *db, void *st, const char *sql, size_t nparams,
+                const char *const *params, strata__row_cb cb, void *payload);
+
+    /* Runs every statement of a script in order, in whatever transaction is
+     * open. On failure fills err with the database's message and the file
+     * line of the failing token and of the statement's start. */
+    int (*exec_script)(strata *db, void *st, const strata__script *script);
+
+    /* 1 if table `name` exists, 0 if not, or a negative strata_code. */
+    int (*table_exists)(strata *db, void *st, const char *name);
+
+    /* Creates the tracking and history tables if missing (in the open
+     * transaction). Names come unquoted. */
+    int (*ensure_tables)(strata *db, void *st, const char *table,
+                         const char *history_table);
+} strata__driver;
+
+/* registry.c: the driver for a URL's scheme, or NULL. Fills url. */
+const strata__driver *strata__driver_for(const char *url_text,
+                                         strata__url *url);
+
+extern const strata__driver strata__driver_sqlite;
+
+#endif /* STRATA_DRIVER_H */

@@ -1,0 +1,3 @@
+/* sqlite.c - placeholder until written. */
+#include "strata_int.h"
+typedef int strata__placeholder_sqlite;

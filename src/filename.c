@@ -1,0 +1,3 @@
+/* filename.c - placeholder until written. */
+#include "strata_int.h"
+typedef int strata__placeholder_filename;

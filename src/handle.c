@@ -1,0 +1,3 @@
+/* handle.c - placeholder until written. */
+#include "strata_int.h"
+typedef int strata__placeholder_handle;

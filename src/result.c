@@ -1,0 +1,3 @@
+/* result.c - placeholder until written. */
+#include "strata_int.h"
+typedef int strata__placeholder_result;

@@ -1,0 +1,3 @@
+/* source_dir.c - placeholder until written. */
+#include "strata_int.h"
+typedef int strata__placeholder_source_dir;

@@ -1,0 +1,263 @@
+/*
+ * strata_int.h - internals shared by the engine's files; never installed.
+ *
+ * Names here are strata__module_verb. The engine is layered:
+ *   error/event  -> the handle's error record and event emission
+ *   version, filename, checksum, script, template -> pure functions on text
+ *   source_dir   -> reads a directory into a sorted list of migrations
+ *   plan         -> merges that list with the tracking rows into states
+ *   history      -> the tracking and history tables, through the driver
+ *   runner       -> up, down, redo, baseline, repair, forget under the lock
+ *   drivers/     -> one file per database behind drivers/driver.h
+ */
+#ifndef STRATA_INT_H
+#define STRATA_INT_H
+
+#include "strata.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define STRATA__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define STRATA__PRINTF(f, a)
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* error.c: one error record per handle, fixed buffers so that reporting
+ * out-of-memory never allocates. */
+
+typedef struct strata__err {
+    strata_error pub; /* what strata_last_error() lends; points below */
+    char message[1024];
+    char hint[1024];
+    char file[4096];
+    char version[256];
+    char db_message[2048];
+    char db_detail[1024];
+    char sqlstate[8];
+} strata__err;
+
+/* Resets to "no error" (code 0, empty strings). */
+void strata__err_clear(strata__err *e);
+/* Sets code, reason and a printf-formatted message; returns `code` so that
+ * callers can write `return strata__err_set(...)`. Keeps file/line/db fields
+ * already set since the last clear. */
+int strata__err_set(strata__err *e, int code, strata_reason reason,
+                    const char *fmt, ...) STRATA__PRINTF(4, 5);
+int strata__err_vset(strata__err *e, int code, strata_reason reason,
+                     const char *fmt, va_list ap);
+/* Sets the hint (printf-formatted). */
+void strata__err_hint(strata__err *e, const char *fmt, ...)
+    STRATA__PRINTF(2, 3);
+/* Sets where: file, line of the failing token, line where the statement
+ * starts, column (0 = unknown). */
+void strata__err_where(strata__err *e, const char *file, int line,
+                       int statement_line, int column);
+/* Sets the version involved. */
+void strata__err_version(strata__err *e, const char *version);
+/* Sets the database's own fields; NULL strings become "". */
+void strata__err_db(strata__err *e, const char *message, const char *detail,
+                    const char *sqlstate, int code);
+/* Records STRATA_ENOMEM without allocating; returns STRATA_ENOMEM. */
+int strata__err_nomem(strata__err *e);
+
+/* ------------------------------------------------------------------------ */
+/* util.c: small allocation and text helpers. */
+
+/* strdup/strndup that return NULL on failure (callers report ENOMEM). */
+char *strata__strdup(const char *s);
+char *strata__strndup(const char *s, size_t n);
+/* malloc'ed printf. NULL on failure. */
+char *strata__sprintf(const char *fmt, ...) STRATA__PRINTF(1, 2);
+/* Double-quoted SQL identifier with embedded quotes doubled. NULL on OOM. */
+char *strata__quote_ident(const char *name);
+/* The 1-based line number of byte `offset` in text (counting '\n'). */
+int strata__line_of(const char *text, size_t offset);
+/* The 1-based column of byte `offset` in text. */
+int strata__column_of(const char *text, size_t offset);
+/* Current UTC time as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf[32]. */
+void strata__now_iso(char buf[32]);
+/* Monotonic milliseconds. */
+int64_t strata__monotonic_ms(void);
+/* Reads a whole file into a malloc'ed buffer (NUL-terminated, *len without
+ * the NUL). Returns 0, STRATA_EUSAGE (unreadable, reason IO) or
+ * STRATA_ENOMEM, with `err` filled. */
+int strata__read_file(char **out, size_t *len, const char *path,
+                      strata__err *err);
+
+/* ------------------------------------------------------------------------ */
+/* version.c: versions are digit strings of any length. */
+
+typedef enum strata__order {
+    /* Parts separated by '.', each compared as an unbounded number, leading
+     * zeros ignored, missing trailing parts equal to zero ("1" == "1.0"). */
+    STRATA__ORDER_NUMERIC = 0,
+    /* Plain byte-wise string comparison (Diesel's order). */
+    STRATA__ORDER_STRING = 1
+} strata__order;
+
+/*
+ * Canonical form of a user- or file-given version text of `len` bytes:
+ * NUMERIC: digits with optional '.'-separated digit parts; leading zeros of
+ * each part and trailing ".0" parts removed ("0001" -> "1", "1.2.0" ->
+ * "1.2", "000" -> "0"). STRING: digits and '-' with the dashes removed
+ * ("2017-08-31-120000" -> "20170831120000"). Returns 0, -1 when the text is
+ * not a version of that kind, or STRATA_ENOMEM. *out is malloc'ed.
+ */
+int strata__version_canonical(char **out, const char *text, size_t len,
+                              strata__order order);
+/* <0, 0, >0 like strcmp, for canonical versions. */
+int strata__version_cmp(const char *a, const char *b, strata__order order);
+
+/* ------------------------------------------------------------------------ */
+/* filename.c: what a flat file name says. */
+
+typedef enum strata__file_kind {
+    STRATA__FILE_PLAIN = 0, /* NNN_name.sql: up, may hold markers */
+    STRATA__FILE_UP,        /* NNN_name.up.sql */
+    STRATA__FILE_DOWN       /* NNN_name.down.sql */
+} strata__file_kind;
+
+typedef struct strata__fname {
+    char *version; /* canonical, NUMERIC order */
+    char *name;    /* the name part, as written */
+    strata__file_kind kind;
+} strata__fname;
+
+/*
+ * Parses a flat file name (no directory part). Returns 0 and fills *out
+ * (free with strata__fname_free), 1 when the name is not a migration
+ * candidate at all (does not end in ".sql", or starts with '.'), -1 when it
+ * ends in ".sql" but does not parse (e.g. "abc.sql", "001_.sql"), or
+ * STRATA_ENOMEM.
+ * Grammar: V<d>[.<d>...]__<name>[.up|.down].sql  or
+ *          <d>_<name>[.up|.down].sql  where <name> is non-empty and may
+ * contain dots and spaces (a dotted version exists only in the V form).
+ */
+int strata__filename_parse(strata__fname *out, const char *fname);
+void strata__fname_free(strata__fname *f);
+
+/* ------------------------------------------------------------------------ */
+/* checksum.c */
+
+/* SHA-256 of `len` bytes with every CRLF counted as LF, as 64 lowercase hex
+ * digits plus NUL into out. Returns 0 or STRATA_ENOMEM. */
+int strata__checksum(char out[65], const char *data, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* source_dir.c: a directory read into migrations. */
+
+struct strata_source {
+    char *dir;
+};
+
+typedef struct strata__migration {
+    char *version;   /* canonical */
+    char *name;
+    char *up_path;   /* dir + file; for folders dir/VERSION_name/up.sql */
+    char *down_path; /* NULL when there is no down file; == up_path's text
+                        when the up file holds a `-- strata:down` marker */
+    int markers;     /* the up file is split by -- strata:up/down markers */
+    int meta_no_tx;  /* metadata.toml says run_in_transaction = false */
+    char checksum[65];
+} strata__migration;
+
+typedef struct strata__migrations {
+    strata__order order;
+    size_t count;
+    strata__migration *items; /* sorted by version */
+} strata__migrations;
+
+/*
+ * Reads the directory of `src`: parses every name, pairs up and down files,
+ * detects the folder layout, refuses duplicates and names that do not parse
+ * (STRATA_EREFUSED with reason BAD_NAME or DUPLICATE and the file in err),
+ * computes each up script's checksum, and sorts. An unreadable directory
+ * gives STRATA_EUSAGE (reason IO). Free with strata__migrations_free.
+ */
+int strata__source_scan(strata__migrations *out, const strata_source *src,
+                        strata__err *err);
+void strata__migrations_free(strata__migrations *list);
+/* Index of `version` in the list, or -1. */
+long strata__migrations_find(const strata__migrations *list,
+                             const char *version);
+
+/* ------------------------------------------------------------------------ */
+/* script.c: one script section read, checked and ready to run. */
+
+typedef struct strata__script {
+    char *buf;          /* whole file as read; owned */
+    char *expanded;     /* templates expanded (owned), or NULL */
+    const char *path;   /* lent from the migration */
+    const char *sql;    /* the section to run (in buf or expanded) */
+    size_t len;
+    int first_line;     /* file line on which sql[0] lies */
+    int no_transaction; /* -- strata:no-transaction (or metadata.toml) */
+    int has_sql;        /* anything besides whitespace, comments and ';' */
+} strata__script;
+
+/*
+ * Template context: what {{schema}} and {{tables.NAME}} expand to.
+ * `qualify_tables` makes {{tables.NAME}} "schema"."NAME" instead of "NAME".
+ */
+typedef struct strata__template_ctx {
+    const char *schema;
+    int qualify_tables;
+} strata__template_ctx;
+
+/*
+ * Reads the up or down section of migration `m`, refusing (STRATA_EREFUSED,
+ * reason BAD_SCRIPT, file and line in err) NUL bytes, invalid UTF-8, unknown
+ * or misplaced `-- strata:` lines and unknown templates (BAD_TEMPLATE). For
+ * DOWN with no down file, fails with reason NO_DOWN. It does not refuse an
+ * empty section: the caller decides (has_sql == 0). Expands templates with
+ * `tctx`. Free with strata__script_free.
+ */
+int strata__script_load(strata__script *out, const strata__migration *m,
+                        strata_direction dir,
+                        const strata__template_ctx *tctx, strata__err *err);
+void strata__script_free(strata__script *s);
+
+/* 1 when sql holds anything besides whitespace, SQL comments and ';'. */
+int strata__sql_has_content(const char *sql, size_t len);
+
+/*
+ * Expands {{schema}} and {{tables.NAME}} (spaces inside the braces allowed)
+ * into quoted identifiers. Anything else of the form {{ word }} is refused
+ * with reason BAD_TEMPLATE and the line (first_line-based) of `path`; other
+ * "{{" text is left alone. *out is malloc'ed, NULL when there was nothing to
+ * expand. Returns 0, STRATA_EREFUSED or STRATA_ENOMEM.
+ */
+int strata__template_expand(char **out, size_t *out_len, const char *sql,
+                            size_t len, const strata__template_ctx *tctx,
+                            const char *path, int first_line,
+                            strata__err *err);
+
+/* ------------------------------------------------------------------------ */
+/* The handle. */
+
+struct strata__driver;
+
+struct strata {
+    strata__err err;
+    const struct strata__driver *driver;
+    void *drv;          /* driver state, driver->state_size bytes */
+    char *dir;          /* migration directory, or NULL */
+    char *module;
+    char *table;
+    char *history_table;
+    char *applied_by;
+    int lock_timeout_ms;
+    strata_event_cb on_event;
+    void *event_payload;
+};
+
+/* event.c: emit one event (no-op without a callback). */
+void strata__emit(strata *db, const strata_event *ev);
+void strata__log(strata *db, strata_log_level level, const char *fmt, ...)
+    STRATA__PRINTF(3, 4);
+
+#endif /* STRATA_INT_H */

@@ -1,0 +1,3 @@
+/* template.c - placeholder until written. */
+#include "strata_int.h"
+typedef int strata__placeholder_template;
