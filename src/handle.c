@@ -1,3 +1,279 @@
-/* handle.c - placeholder until written. */
-#include "strata_int.h"
-typedef int strata__placeholder_handle;
+/*
+ * handle.c - opening and closing a handle, its options, its source, and the
+ * constant names of the public enums.
+ *
+ * A handle owns copies of everything it was given. Like sqlite3_open(), a
+ * failed open still returns the handle so the caller can read the error.
+ */
+#include "engine.h"
+#include "drivers/driver.h"
+
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *strata_version(void)
+{
+    return STRATA_VERSION_STRING;
+}
+
+const char *strata_code_name(int code)
+{
+    switch (code) {
+    case STRATA_OK: return "ok";
+    case STRATA_EFAILED: return "failed";
+    case STRATA_EUSAGE: return "usage";
+    case STRATA_EREFUSED: return "refused";
+    case STRATA_ELOCKED: return "locked";
+    case STRATA_ECONNECT: return "connect";
+    case STRATA_ENOMEM: return "nomem";
+    default: return "unknown";
+    }
+}
+
+const char *strata_reason_name(strata_reason reason)
+{
+    static const char *const names[] = {
+        "none", "modified", "missing", "out_of_order", "dirty",
+        "duplicate", "bad_name", "bad_script", "irreversible", "no_down",
+        "unknown_version", "bad_template", "exists", "bad_url",
+        "bad_option", "io", "read_only", "not_a_database",
+    };
+    if ((unsigned)reason < sizeof names / sizeof names[0])
+        return names[reason];
+    return "unknown";
+}
+
+const char *strata_state_name(strata_state state)
+{
+    static const char *const names[] = {"applied", "pending", "modified",
+                                        "missing", "out_of_order", "dirty"};
+    if ((unsigned)state < sizeof names / sizeof names[0])
+        return names[state];
+    return "unknown";
+}
+
+const char *strata_action_name(strata_action action)
+{
+    static const char *const names[] = {"up",     "down",   "baseline",
+                                        "repair", "forget", "create"};
+    if ((unsigned)action < sizeof names / sizeof names[0])
+        return names[action];
+    return "unknown";
+}
+
+void strata_options_init(strata_options *opts)
+{
+    strata_options def = STRATA_OPTIONS_INIT;
+    *opts = def;
+}
+
+void strata_run_options_init(strata_run_options *opts)
+{
+    strata_run_options def = STRATA_RUN_OPTIONS_INIT;
+    *opts = def;
+}
+
+void strata_string_free(char *s)
+{
+    free(s);
+}
+
+int strata_source_from_dir(strata_source **out, const char *path)
+{
+    *out = NULL;
+    if (path == NULL || *path == '\0')
+        return STRATA_EUSAGE;
+    strata_source *src = calloc(1, sizeof *src);
+    if (src == NULL)
+        return STRATA_ENOMEM;
+    src->dir = strata__strdup(path);
+    if (src->dir == NULL) {
+        free(src);
+        return STRATA_ENOMEM;
+    }
+    *out = src;
+    return STRATA_OK;
+}
+
+void strata_source_free(strata_source *source)
+{
+    if (source == NULL)
+        return;
+    free(source->dir);
+    free(source);
+}
+
+static const strata__err nomem_record = {
+    .pub = {.code = STRATA_ENOMEM,
+            .message = "out of memory",
+            .hint = "",
+            .file = "",
+            .version = "",
+            .db_message = "",
+            .db_detail = "",
+            .sqlstate = ""},
+};
+
+const strata_error *strata_last_error(const strata *db)
+{
+    return db == NULL ? &nomem_record.pub : &db->err.pub;
+}
+
+/* Who applied a migration: "user@host" from the process's credentials, not
+ * the environment. */
+static char *default_applied_by(void)
+{
+    char host[256] = "";
+    char buf[1024];
+    struct passwd pw, *res = NULL;
+    const char *user = "unknown";
+    if (getpwuid_r(geteuid(), &pw, buf, sizeof buf, &res) == 0 && res != NULL)
+        user = res->pw_name;
+    if (gethostname(host, sizeof host - 1) != 0)
+        host[0] = '\0';
+    return host[0] ? strata__sprintf("%s@%s", user, host)
+                   : strata__strdup(user);
+}
+
+static int valid_name(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return 0;
+    return 1;
+}
+
+static int set_options(strata *db, const strata_options *opts)
+{
+    strata_options def = STRATA_OPTIONS_INIT;
+    if (opts == NULL)
+        opts = &def;
+    if (opts->version != STRATA_OPTIONS_VERSION)
+        return strata__err_set(&db->err, STRATA_EUSAGE,
+                               STRATA_REASON_BAD_OPTION,
+                               "options version %u is not supported",
+                               opts->version);
+    const char *module = opts->module ? opts->module : "default";
+    const char *table = opts->table ? opts->table : "strata_migrations";
+    if (!valid_name(module, 200)) {
+        strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_BAD_OPTION,
+                        "invalid module name");
+        strata__err_hint(&db->err, "use 1 to 200 printable characters");
+        return STRATA_EUSAGE;
+    }
+    if (!valid_name(table, 55)) {
+        strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_BAD_OPTION,
+                        "invalid tracking table name");
+        strata__err_hint(&db->err, "use 1 to 55 printable characters");
+        return STRATA_EUSAGE;
+    }
+    db->module = strata__strdup(module);
+    db->table = strata__strdup(table);
+    db->history_table = strata__sprintf("%s_history", table);
+    db->applied_by = opts->applied_by ? strata__strdup(opts->applied_by)
+                                      : default_applied_by();
+    db->lock_timeout_ms =
+        opts->lock_timeout_ms < 0 ? 60000 : opts->lock_timeout_ms;
+    db->on_event = opts->on_event;
+    db->event_payload = opts->event_payload;
+    if (!db->module || !db->table || !db->history_table || !db->applied_by)
+        return strata__err_nomem(&db->err);
+    return STRATA_OK;
+}
+
+int strata_open(strata **out, const char *url, const strata_source *source,
+                const strata_options *opts)
+{
+    strata *db = calloc(1, sizeof *db);
+    *out = db;
+    if (db == NULL)
+        return STRATA_ENOMEM;
+    strata__err_clear(&db->err);
+    int rc = set_options(db, opts);
+    if (rc != STRATA_OK)
+        return rc;
+    if (source != NULL) {
+        db->dir = strata__strdup(source->dir);
+        if (db->dir == NULL)
+            return strata__err_nomem(&db->err);
+    }
+    if (url == NULL)
+        return STRATA_OK;
+
+    strata__url parsed;
+    const strata__driver *drv = strata__driver_for(url, &parsed);
+    if (drv == NULL) {
+        strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_BAD_URL,
+                        "unsupported database URL (expected a scheme such "
+                        "as sqlite:)");
+        strata__err_hint(&db->err,
+                         "write sqlite:relative/path.db or "
+                         "sqlite:///absolute/path.db");
+        return STRATA_EUSAGE;
+    }
+    db->drv = calloc(1, drv->state_size);
+    if (db->drv == NULL)
+        return strata__err_nomem(&db->err);
+    db->driver = drv;
+    rc = drv->open(db, db->drv, &parsed);
+    if (rc != STRATA_OK) {
+        drv->close(db->drv);
+        free(db->drv);
+        db->drv = NULL;
+        db->driver = NULL;
+        return rc;
+    }
+    return STRATA_OK;
+}
+
+void strata_close(strata *db)
+{
+    if (db == NULL)
+        return;
+    if (db->driver != NULL) {
+        db->driver->unlock(db, db->drv);
+        db->driver->close(db->drv);
+    }
+    free(db->drv);
+    free(db->dir);
+    free(db->module);
+    free(db->table);
+    free(db->history_table);
+    free(db->applied_by);
+    free(db);
+}
+
+int strata__require_db(strata *db)
+{
+    if (db->driver != NULL)
+        return STRATA_OK;
+    strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_BAD_URL,
+                    "no database is open on this handle");
+    strata__err_hint(&db->err, "give a database URL (--database or "
+                               "DATABASE_URL)");
+    return STRATA_EUSAGE;
+}
+
+int strata__require_source(strata *db)
+{
+    if (db->dir != NULL)
+        return STRATA_OK;
+    strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_IO,
+                    "no migration source is set on this handle");
+    strata__err_hint(&db->err, "give a migrations directory (--migrations "
+                               "or STRATA_MIGRATIONS)");
+    return STRATA_EUSAGE;
+}
+
+strata__template_ctx strata__template_ctx_for(const strata *db)
+{
+    strata__template_ctx t;
+    t.schema = db->driver != NULL ? db->driver->default_schema : "main";
+    t.qualify_tables = 0;
+    return t;
+}

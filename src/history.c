@@ -1,3 +1,333 @@
-/* history.c - placeholder until written. */
-#include "strata_int.h"
-typedef int strata__placeholder_history;
+/*
+ * history.c - the tracking table and the append-only history.
+ *
+ * The tracking table holds one row per applied (or dirty) migration of each
+ * module; the history table gets one row for every up, down, baseline, repair
+ * and forget, and is never updated or deleted from. Identifiers are quoted;
+ * every value is a bound parameter.
+ */
+#include "drivers/driver.h"
+#include "engine.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int run(strata *db, const char *fmt, const char *table, size_t n,
+               const char *const *params, strata__row_cb cb, void *payload)
+{
+    char *qt = strata__quote_ident(table);
+    if (qt == NULL)
+        return strata__err_nomem(&db->err);
+    char *sql = strata__sprintf(fmt, qt);
+    free(qt);
+    if (sql == NULL)
+        return strata__err_nomem(&db->err);
+    int rc = db->driver->exec(db, db->drv, sql, n, params, cb, payload);
+    free(sql);
+    return rc;
+}
+
+typedef struct rows_ctx {
+    strata__rows *rows;
+    size_t cap;
+    int nomem;
+} rows_ctx;
+
+static int row_cb(void *payload, int ncols, const char *const *v)
+{
+    rows_ctx *c = payload;
+    if (ncols < 7)
+        return 0;
+    if (c->rows->count == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        strata__row *items = realloc(c->rows->items, cap * sizeof *items);
+        if (items == NULL) {
+            c->nomem = 1;
+            return 1;
+        }
+        c->rows->items = items;
+        c->cap = cap;
+    }
+    strata__row *r = &c->rows->items[c->rows->count];
+    memset(r, 0, sizeof *r);
+    c->rows->count++;
+    r->version = strata__strdup(v[0] ? v[0] : "");
+    r->name = strata__strdup(v[1] ? v[1] : "");
+    r->checksum = strata__strdup(v[2] ? v[2] : "");
+    r->state = strata__strdup(v[3] ? v[3] : "");
+    r->applied_at = strata__strdup(v[4] ? v[4] : "");
+    r->execution_ms = v[5] ? strtoll(v[5], NULL, 10) : 0;
+    r->applied_by = strata__strdup(v[6] ? v[6] : "");
+    if (!r->version || !r->name || !r->checksum || !r->state ||
+        !r->applied_at || !r->applied_by) {
+        c->nomem = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* qsort takes no context in C11, so one comparator per order. */
+static int row_cmp_numeric(const void *a, const void *b)
+{
+    const strata__row *x = a, *y = b;
+    return strata__version_cmp(x->version, y->version, STRATA__ORDER_NUMERIC);
+}
+
+static int row_cmp_string(const void *a, const void *b)
+{
+    const strata__row *x = a, *y = b;
+    return strata__version_cmp(x->version, y->version, STRATA__ORDER_STRING);
+}
+
+int strata__rows_load(strata__rows *out, strata *db, strata__order order)
+{
+    memset(out, 0, sizeof *out);
+    int exists = db->driver->table_exists(db, db->drv, db->table);
+    if (exists < 0)
+        return exists;
+    if (exists == 0)
+        return STRATA_OK;
+    rows_ctx c = {out, 0, 0};
+    const char *params[] = {db->module};
+    int rc = run(db,
+                 "SELECT version, name, checksum, state, applied_at, "
+                 "execution_ms, applied_by FROM %s WHERE module = ?",
+                 db->table, 1, params, row_cb, &c);
+    if (rc == STRATA_OK && c.nomem)
+        rc = strata__err_nomem(&db->err);
+    if (rc != STRATA_OK) {
+        strata__rows_free(out);
+        return rc;
+    }
+    if (out->count > 1)
+        qsort(out->items, out->count, sizeof *out->items,
+              order == STRATA__ORDER_STRING ? row_cmp_string
+                                            : row_cmp_numeric);
+    return STRATA_OK;
+}
+
+void strata__rows_free(strata__rows *rows)
+{
+    for (size_t i = 0; i < rows->count; i++) {
+        strata__row *r = &rows->items[i];
+        free(r->version);
+        free(r->name);
+        free(r->checksum);
+        free(r->state);
+        free(r->applied_at);
+        free(r->applied_by);
+    }
+    free(rows->items);
+    memset(rows, 0, sizeof *rows);
+}
+
+int strata__tables_ensure(strata *db)
+{
+    int exists = db->driver->table_exists(db, db->drv, db->history_table);
+    if (exists < 0)
+        return exists;
+    if (exists == 1) {
+        exists = db->driver->table_exists(db, db->drv, db->table);
+        if (exists != 0)
+            return exists < 0 ? exists : STRATA_OK;
+    }
+    int rc = db->driver->begin(db, db->drv);
+    if (rc != STRATA_OK)
+        return rc;
+    rc = db->driver->ensure_tables(db, db->drv, db->table, db->history_table);
+    if (rc == STRATA_OK)
+        rc = db->driver->commit(db, db->drv);
+    if (rc != STRATA_OK)
+        db->driver->rollback(db, db->drv);
+    return rc;
+}
+
+int strata__row_insert(strata *db, const strata__migration *m,
+                       const char *checksum, const char *state,
+                       int64_t execution_ms)
+{
+    char now[32], ms[32];
+    strata__now_iso(now);
+    snprintf(ms, sizeof ms, "%" PRId64, execution_ms);
+    const char *params[] = {db->module, m->version, m->name, checksum,
+                            state,      now,        ms,      db->applied_by};
+    return run(db,
+               "INSERT INTO %s (module, version, name, checksum, state, "
+               "applied_at, execution_ms, applied_by) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+               db->table, 8, params, NULL, NULL);
+}
+
+int strata__row_set_state(strata *db, const char *version, const char *state,
+                          int64_t execution_ms, int touch_applied_at)
+{
+    char now[32], ms[32];
+    strata__now_iso(now);
+    snprintf(ms, sizeof ms, "%" PRId64, execution_ms);
+    const char *params[] = {state, ms, touch_applied_at ? now : NULL,
+                            db->module, version};
+    return run(db,
+               "UPDATE %s SET state = ?, execution_ms = ?, "
+               "applied_at = COALESCE(?, applied_at) "
+               "WHERE module = ? AND version = ?",
+               db->table, 5, params, NULL, NULL);
+}
+
+int strata__row_set_checksum(strata *db, const char *version,
+                             const char *checksum)
+{
+    const char *params[] = {checksum, db->module, version};
+    return run(db,
+               "UPDATE %s SET checksum = ? WHERE module = ? AND version = ?",
+               db->table, 3, params, NULL, NULL);
+}
+
+int strata__row_delete(strata *db, const char *version)
+{
+    const char *params[] = {db->module, version};
+    return run(db, "DELETE FROM %s WHERE module = ? AND version = ?",
+               db->table, 2, params, NULL, NULL);
+}
+
+int strata__history_add(strata *db, strata_action action, const char *version,
+                        const char *name, const char *checksum,
+                        const char *old_checksum, int64_t execution_ms,
+                        const char *detail)
+{
+    char now[32], ms[32];
+    strata__now_iso(now);
+    snprintf(ms, sizeof ms, "%" PRId64, execution_ms);
+    const char *params[] = {db->module,
+                            version,
+                            name ? name : "",
+                            strata_action_name(action),
+                            checksum ? checksum : "",
+                            old_checksum ? old_checksum : "",
+                            now,
+                            ms,
+                            db->applied_by,
+                            detail ? detail : ""};
+    return run(db,
+               "INSERT INTO %s (module, version, name, action, checksum, "
+               "old_checksum, at, execution_ms, applied_by, detail) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               db->history_table, 10, params, NULL, NULL);
+}
+
+typedef struct hist_ctx {
+    strata__arena *arena;
+    strata_history_entry **items;
+    size_t count, cap;
+    int nomem;
+} hist_ctx;
+
+static strata_action action_of(const char *s)
+{
+    for (int a = STRATA_ACTION_UP; a <= STRATA_ACTION_CREATE; a++)
+        if (strcmp(strata_action_name((strata_action)a), s) == 0)
+            return (strata_action)a;
+    return STRATA_ACTION_UP;
+}
+
+static int hist_cb(void *payload, int ncols, const char *const *v)
+{
+    hist_ctx *c = payload;
+    if (ncols < 10)
+        return 0;
+    if (c->count == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        strata_history_entry **items = realloc(c->items, cap * sizeof *items);
+        if (items == NULL) {
+            c->nomem = 1;
+            return 1;
+        }
+        c->items = items;
+        c->cap = cap;
+    }
+    strata_history_entry *e = strata__arena_alloc(c->arena, sizeof *e);
+    if (e == NULL) {
+        c->nomem = 1;
+        return 1;
+    }
+    e->id = v[0] ? strtoll(v[0], NULL, 10) : 0;
+    e->version = strata__arena_strdup(c->arena, v[1]);
+    e->name = strata__arena_strdup(c->arena, v[2]);
+    e->action = action_of(v[3] ? v[3] : "");
+    e->checksum = strata__arena_strdup(c->arena, v[4]);
+    e->old_checksum = strata__arena_strdup(c->arena, v[5]);
+    e->at = strata__arena_strdup(c->arena, v[6]);
+    e->execution_ms = v[7] ? strtoll(v[7], NULL, 10) : 0;
+    e->applied_by = strata__arena_strdup(c->arena, v[8]);
+    e->detail = strata__arena_strdup(c->arena, v[9]);
+    if (!e->version || !e->name || !e->checksum || !e->old_checksum ||
+        !e->at || !e->applied_by || !e->detail) {
+        c->nomem = 1;
+        return 1;
+    }
+    c->items[c->count++] = e;
+    return 0;
+}
+
+typedef struct history_box {
+    strata_history_list pub;
+    strata__arena arena;
+} history_box;
+
+int strata__history_load(strata_history_list **out, strata *db, size_t limit)
+{
+    *out = NULL;
+    history_box *box = calloc(1, sizeof *box);
+    if (box == NULL)
+        return strata__err_nomem(&db->err);
+    hist_ctx c = {&box->arena, NULL, 0, 0, 0};
+    int rc = STRATA_OK;
+    box->pub.module = strata__arena_strdup(&box->arena, db->module);
+    if (box->pub.module == NULL) {
+        rc = strata__err_nomem(&db->err);
+        goto out;
+    }
+    int exists = db->driver->table_exists(db, db->drv, db->history_table);
+    if (exists < 0) {
+        rc = exists;
+        goto out;
+    }
+    if (exists) {
+        char lim[32];
+        snprintf(lim, sizeof lim, "%zu", limit);
+        const char *params[] = {db->module, limit ? lim : "-1"};
+        /* Newest `limit` rows, returned oldest first. */
+        rc = run(db,
+                 "SELECT id, version, name, action, checksum, old_checksum, "
+                 "at, execution_ms, applied_by, detail FROM (SELECT * FROM "
+                 "%s WHERE module = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
+                 db->history_table, 2, params, hist_cb, &c);
+        if (rc == STRATA_OK && c.nomem)
+            rc = strata__err_nomem(&db->err);
+        if (rc != STRATA_OK)
+            goto out;
+    }
+    box->pub.count = c.count;
+    box->pub.entries = (const strata_history_entry *const *)c.items;
+    c.items = NULL;
+    *out = &box->pub;
+    box = NULL;
+out:
+    free(c.items);
+    if (box != NULL) {
+        strata__arena_free(&box->arena);
+        free(box);
+    }
+    return rc;
+}
+
+void strata_history_list_free(strata_history_list *history)
+{
+    if (history == NULL)
+        return;
+    history_box *box = (history_box *)history;
+    free((void *)box->pub.entries);
+    strata__arena_free(&box->arena);
+    free(box);
+}

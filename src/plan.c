@@ -1,3 +1,353 @@
-/* plan.c - placeholder until written. */
-#include "strata_int.h"
-typedef int strata__placeholder_plan;
+/*
+ * plan.c - the heart of strata: the source compared with the tracking table.
+ *
+ * Both lists are sorted in the source's order and merged, so each migration
+ * lands in exactly one state (applied, pending, modified, missing,
+ * out_of_order, dirty). Every command starts here; a plan with a problem
+ * applies nothing.
+ */
+#include "drivers/driver.h"
+#include "engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int strata__plan_load(strata__plan *out, strata *db)
+{
+    memset(out, 0, sizeof *out);
+    out->current = "0";
+    strata_source src = {db->dir};
+    int rc = db->dir != NULL
+                 ? strata__source_scan(&out->source, &src, &db->err)
+                 : STRATA_OK; /* no source: every row shows as missing */
+    if (rc != STRATA_OK)
+        return rc;
+    strata__order order = out->source.order;
+    rc = strata__rows_load(&out->rows, db, order);
+    if (rc != STRATA_OK)
+        goto fail;
+
+    const strata__migrations *s = &out->source;
+    const strata__rows *r = &out->rows;
+    out->items = calloc(s->count + r->count + 1, sizeof *out->items);
+    if (out->items == NULL) {
+        rc = strata__err_nomem(&db->err);
+        goto fail;
+    }
+    const char *highest = r->count ? r->items[r->count - 1].version : NULL;
+    size_t i = 0, j = 0;
+    while (i < s->count || j < r->count) {
+        int c;
+        if (i < s->count && j < r->count)
+            c = strata__version_cmp(s->items[i].version, r->items[j].version,
+                                    order);
+        else
+            c = i < s->count ? -1 : 1;
+        strata__entry *e = &out->items[out->count++];
+        if (c < 0) {
+            e->m = &s->items[i++];
+            e->version = e->m->version;
+            e->state = highest != NULL &&
+                               strata__version_cmp(e->version, highest,
+                                                   order) < 0
+                           ? STRATA_STATE_OUT_OF_ORDER
+                           : STRATA_STATE_PENDING;
+            continue;
+        }
+        e->row = &r->items[j++];
+        e->version = e->row->version;
+        if (c == 0)
+            e->m = &s->items[i++];
+        if (strcmp(e->row->state, STRATA__ROW_APPLIED) != 0)
+            e->state = STRATA_STATE_DIRTY;
+        else if (e->m == NULL)
+            e->state = STRATA_STATE_MISSING;
+        else if (strcmp(e->m->checksum, e->row->checksum) != 0)
+            e->state = STRATA_STATE_MODIFIED;
+        else
+            e->state = STRATA_STATE_APPLIED;
+        if (strcmp(e->row->state, STRATA__ROW_APPLIED) == 0)
+            out->current = e->version;
+    }
+    return STRATA_OK;
+fail:
+    strata__plan_free(out);
+    return rc;
+}
+
+void strata__plan_free(strata__plan *p)
+{
+    strata__migrations_free(&p->source);
+    strata__rows_free(&p->rows);
+    free(p->items);
+    memset(p, 0, sizeof *p);
+    p->current = "0";
+}
+
+static const char *name_of(const strata__entry *e)
+{
+    return e->m ? e->m->name : e->row->name;
+}
+
+int strata__plan_check(strata *db, const strata__plan *p,
+                       int allow_out_of_order)
+{
+    const strata__entry *first = NULL;
+    size_t problems = 0;
+    for (size_t i = 0; i < p->count; i++) {
+        strata_state st = p->items[i].state;
+        if (st == STRATA_STATE_MODIFIED || st == STRATA_STATE_MISSING ||
+            st == STRATA_STATE_DIRTY ||
+            (st == STRATA_STATE_OUT_OF_ORDER && !allow_out_of_order)) {
+            if (first == NULL)
+                first = &p->items[i];
+            problems++;
+        }
+    }
+    if (first == NULL)
+        return STRATA_OK;
+
+    strata__err *err = &db->err;
+    const char *v = first->version, *name = name_of(first);
+    char more[96] = "";
+    if (problems > 1)
+        snprintf(more, sizeof more, " (and %zu more problems: see strata "
+                                    "status)", problems - 1);
+    strata__err_version(err, v);
+    if (first->m != NULL)
+        strata__err_where(err, first->m->up_path, 0, 0, 0);
+    switch (first->state) {
+    case STRATA_STATE_MODIFIED:
+        strata__err_set(err, STRATA_EREFUSED, STRATA_REASON_MODIFIED,
+                        "migration %s (%s) was changed after it was "
+                        "applied%s",
+                        v, name, more);
+        strata__err_hint(err, "restore the script as it was applied "
+                              "(recorded checksum %.12s...), or run `strata "
+                              "repair` to accept the change",
+                         first->row->checksum);
+        break;
+    case STRATA_STATE_MISSING:
+        strata__err_set(err, STRATA_EREFUSED, STRATA_REASON_MISSING,
+                        "migration %s (%s) is applied but its script is "
+                        "gone%s",
+                        v, name, more);
+        strata__err_hint(err, "restore the script, or run `strata forget "
+                              "%s` if it was removed on purpose",
+                         v);
+        break;
+    case STRATA_STATE_DIRTY:
+        strata__err_set(err, STRATA_EREFUSED, STRATA_REASON_DIRTY,
+                        "migration %s (%s) began but did not finish (it "
+                        "ran outside a transaction)%s",
+                        v, name, more);
+        strata__err_hint(err, "check the schema and finish or undo its "
+                              "statements by hand, then run `strata "
+                              "repair`");
+        break;
+    default:
+        strata__err_set(err, STRATA_EREFUSED, STRATA_REASON_OUT_OF_ORDER,
+                        "migration %s (%s) is pending but older than the "
+                        "applied version %s%s",
+                        v, name, p->current, more);
+        strata__err_hint(err, "give it a version above %s, or pass "
+                              "--allow-out-of-order to apply it anyway",
+                         p->current);
+        break;
+    }
+    return STRATA_EREFUSED;
+}
+
+int strata__load_runnable(strata__script *out, strata *db,
+                          const strata__migration *m, strata_direction dir)
+{
+    strata__template_ctx t = strata__template_ctx_for(db);
+    int rc = strata__script_load(out, m, dir, &t, &db->err);
+    if (rc != STRATA_OK) {
+        strata__err_version(&db->err, m->version);
+        return rc;
+    }
+    if (out->has_sql)
+        return STRATA_OK;
+    const char *path = dir == STRATA_DIRECTION_UP ? m->up_path : m->down_path;
+    strata__err_where(&db->err, path, 0, 0, 0);
+    strata__err_version(&db->err, m->version);
+    if (dir == STRATA_DIRECTION_UP) {
+        strata__err_set(&db->err, STRATA_EREFUSED, STRATA_REASON_BAD_SCRIPT,
+                        "up script of migration %s (%s) is empty or only "
+                        "comments",
+                        m->version, m->name);
+        strata__err_hint(&db->err, "write the migration's SQL in the file, "
+                                   "or delete the file");
+    } else {
+        strata__err_set(&db->err, STRATA_EREFUSED,
+                        STRATA_REASON_IRREVERSIBLE,
+                        "migration %s (%s) is irreversible: its down "
+                        "script is empty or only comments",
+                        m->version, m->name);
+        strata__err_hint(&db->err, "write SQL that undoes the migration in "
+                                   "the down script to make it reversible");
+    }
+    strata__script_free(out);
+    return STRATA_EREFUSED;
+}
+
+typedef struct plan_box {
+    strata_plan pub;
+    strata__arena arena;
+} plan_box;
+
+int strata__plan_export(strata_plan **out, strata *db, const strata__plan *p)
+{
+    *out = NULL;
+    plan_box *box = calloc(1, sizeof *box);
+    if (box == NULL)
+        return strata__err_nomem(&db->err);
+    strata__arena *a = &box->arena;
+    strata_migration **list = strata__arena_alloc(a, (p->count + 1) *
+                                                         sizeof *list);
+    box->pub.module = strata__arena_strdup(a, db->module);
+    box->pub.current = strata__arena_strdup(a, p->current);
+    if (list == NULL || !box->pub.module || !box->pub.current)
+        goto nomem;
+    for (size_t i = 0; i < p->count; i++) {
+        const strata__entry *e = &p->items[i];
+        strata_migration *m = strata__arena_alloc(a, sizeof *m);
+        if (m == NULL)
+            goto nomem;
+        m->version = strata__arena_strdup(a, e->version);
+        m->name = strata__arena_strdup(a, name_of(e));
+        m->state = e->state;
+        m->applied_at = strata__arena_strdup(a, e->row ? e->row->applied_at
+                                                       : "");
+        m->execution_ms = e->row ? e->row->execution_ms : -1;
+        m->applied_by = strata__arena_strdup(a, e->row ? e->row->applied_by
+                                                       : "");
+        m->checksum = strata__arena_strdup(a, e->m ? e->m->checksum : "");
+        m->recorded_checksum =
+            strata__arena_strdup(a, e->row ? e->row->checksum : "");
+        m->up_file = strata__arena_strdup(a, e->m ? e->m->up_path : "");
+        m->down_file = strata__arena_strdup(a, e->m ? e->m->down_path : "");
+        m->reversible = e->m != NULL && e->m->down_path != NULL;
+        m->no_transaction = e->m != NULL && e->m->meta_no_tx;
+        if (!m->version || !m->name || !m->applied_at || !m->applied_by ||
+            !m->checksum || !m->recorded_checksum || !m->up_file ||
+            !m->down_file)
+            goto nomem;
+        list[i] = m;
+    }
+    box->pub.count = p->count;
+    box->pub.migrations = (const strata_migration *const *)list;
+    *out = &box->pub;
+    return STRATA_OK;
+nomem:
+    strata__arena_free(a);
+    free(box);
+    return strata__err_nomem(&db->err);
+}
+
+void strata_plan_free(strata_plan *plan)
+{
+    if (plan == NULL)
+        return;
+    plan_box *box = (plan_box *)plan;
+    strata__arena_free(&box->arena);
+    free(box);
+}
+
+int strata_status(strata_plan **out, strata *db)
+{
+    *out = NULL;
+    strata__err_clear(&db->err);
+    int rc = strata__require_db(db);
+    if (rc == STRATA_OK)
+        rc = strata__require_source(db);
+    if (rc != STRATA_OK)
+        return rc;
+    strata__plan p;
+    rc = strata__plan_load(&p, db);
+    if (rc != STRATA_OK)
+        return rc;
+    rc = strata__plan_export(out, db, &p);
+    strata__plan_free(&p);
+    return rc;
+}
+
+/* Reads every script the plan could run and returns the first refusal. */
+static int check_scripts(strata *db, const strata__plan *p)
+{
+    for (size_t i = 0; i < p->source.count; i++) {
+        const strata__migration *m = &p->source.items[i];
+        strata__script s;
+        int rc = strata__load_runnable(&s, db, m, STRATA_DIRECTION_UP);
+        if (rc != STRATA_OK)
+            return rc;
+        strata__script_free(&s);
+        if (m->down_path == NULL)
+            continue;
+        rc = strata__load_runnable(&s, db, m, STRATA_DIRECTION_DOWN);
+        if (rc == STRATA_EREFUSED &&
+            db->err.pub.reason == STRATA_REASON_IRREVERSIBLE) {
+            strata__err_clear(&db->err); /* allowed: down just refuses */
+            continue;
+        }
+        if (rc != STRATA_OK)
+            return rc;
+        strata__script_free(&s);
+    }
+    return STRATA_OK;
+}
+
+int strata_validate(strata_plan **out, strata *db, int allow_out_of_order)
+{
+    *out = NULL;
+    strata__err_clear(&db->err);
+    int rc = strata__require_db(db);
+    if (rc == STRATA_OK)
+        rc = strata__require_source(db);
+    if (rc != STRATA_OK)
+        return rc;
+    strata__plan p;
+    rc = strata__plan_load(&p, db);
+    if (rc != STRATA_OK)
+        return rc;
+    rc = strata__plan_export(out, db, &p);
+    if (rc == STRATA_OK)
+        rc = check_scripts(db, &p);
+    if (rc == STRATA_OK)
+        rc = strata__plan_check(db, &p, allow_out_of_order);
+    strata__plan_free(&p);
+    return rc;
+}
+
+int strata_current(char **out, strata *db)
+{
+    *out = NULL;
+    strata__err_clear(&db->err);
+    int rc = strata__require_db(db);
+    if (rc != STRATA_OK)
+        return rc;
+    /* The source decides the order; without a readable one, numeric. */
+    strata__order order = STRATA__ORDER_NUMERIC;
+    if (db->dir != NULL) {
+        strata__migrations src;
+        strata_source s = {db->dir};
+        if (strata__source_scan(&src, &s, &db->err) == STRATA_OK) {
+            order = src.order;
+            strata__migrations_free(&src);
+        }
+        strata__err_clear(&db->err);
+    }
+    strata__rows rows;
+    rc = strata__rows_load(&rows, db, order);
+    if (rc != STRATA_OK)
+        return rc;
+    const char *cur = "0";
+    for (size_t i = 0; i < rows.count; i++)
+        if (strcmp(rows.items[i].state, STRATA__ROW_APPLIED) == 0)
+            cur = rows.items[i].version;
+    *out = strata__strdup(cur);
+    strata__rows_free(&rows);
+    return *out != NULL ? STRATA_OK : strata__err_nomem(&db->err);
+}

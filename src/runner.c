@@ -1,3 +1,742 @@
-/* runner.c - placeholder until written. */
-#include "strata_int.h"
-typedef int strata__placeholder_runner;
+/*
+ * runner.c - up, down, redo, baseline, repair and forget.
+ *
+ * Every command that writes follows one shape: take the migration lock, make
+ * sure the tracking tables exist, load the plan, refuse before anything runs
+ * if the plan or any script to run has a problem, then run. A migration runs
+ * in one transaction together with its tracking row and history row, so a
+ * failure leaves no trace of it. A no-transaction script is recorded as dirty
+ * first, runs statement by statement, and is marked applied only after its
+ * last statement succeeded.
+ */
+#include "drivers/driver.h"
+#include "engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct run {
+    strata *db;
+    strata_run_options opts;
+    strata__plan plan;
+    strata__report_builder rb;
+    int locked;
+    int plan_loaded;
+    size_t total, index;
+    int64_t started;
+    const strata__migration **steps; /* selected, in run order */
+    size_t nsteps;
+} run;
+
+static int check_run_options(strata *db, const strata_run_options *in,
+                             strata_run_options *out)
+{
+    strata_run_options def = STRATA_RUN_OPTIONS_INIT;
+    *out = in != NULL ? *in : def;
+    if (out->version != STRATA_RUN_OPTIONS_VERSION)
+        return strata__err_set(&db->err, STRATA_EUSAGE,
+                               STRATA_REASON_BAD_OPTION,
+                               "run options version %u is not supported",
+                               out->version);
+    int targets = (out->to != NULL) + (out->steps != 0) + (out->all != 0);
+    if (targets > 1) {
+        strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_BAD_OPTION,
+                        "give at most one of a target version, a step "
+                        "count and all");
+        strata__err_hint(&db->err, "use --to VERSION, --steps N or --all "
+                                   "alone");
+        return STRATA_EUSAGE;
+    }
+    return STRATA_OK;
+}
+
+/* Opens a run: lock (for writers), tables, plan, report. */
+static int run_open(run *r, strata *db, const strata_run_options *opts,
+                    int writes, int needs_source)
+{
+    memset(r, 0, sizeof *r);
+    r->db = db;
+    r->started = strata__monotonic_ms();
+    strata__err_clear(&db->err);
+    int rc = strata__require_db(db);
+    if (rc == STRATA_OK && needs_source)
+        rc = strata__require_source(db);
+    if (rc == STRATA_OK)
+        rc = check_run_options(db, opts, &r->opts);
+    if (rc != STRATA_OK)
+        return rc;
+    if (writes && !r->opts.dry_run) {
+        rc = db->driver->lock(db, db->drv);
+        if (rc != STRATA_OK)
+            return rc;
+        r->locked = 1;
+        rc = strata__tables_ensure(db);
+        if (rc != STRATA_OK)
+            return rc;
+    }
+    rc = strata__plan_load(&r->plan, db);
+    if (rc != STRATA_OK)
+        return rc;
+    r->plan_loaded = 1;
+    return strata__report_begin(&r->rb, db, r->plan.current,
+                                r->opts.dry_run);
+}
+
+/* The version the database is at now, read back after a run. */
+static int current_after(run *r, char **out)
+{
+    strata__rows rows;
+    *out = NULL;
+    if (r->opts.dry_run)
+        return STRATA_OK;
+    if (strata__rows_load(&rows, r->db, r->plan.source.order) != STRATA_OK)
+        return STRATA_OK; /* the report keeps from_version */
+    const char *cur = "0";
+    for (size_t i = 0; i < rows.count; i++)
+        if (strcmp(rows.items[i].state, STRATA__ROW_APPLIED) == 0)
+            cur = rows.items[i].version;
+    *out = strata__strdup(cur);
+    strata__rows_free(&rows);
+    return STRATA_OK;
+}
+
+static int run_close(run *r, int rc, strata_report **out)
+{
+    strata *db = r->db;
+    if (r->rb.report != NULL && out != NULL) {
+        char *to = NULL;
+        current_after(r, &to);
+        strata__report_finish(&r->rb, out,
+                              to != NULL ? to : r->rb.report->from_version);
+        free(to);
+    }
+    strata__report_abandon(&r->rb);
+    if (r->locked)
+        db->driver->unlock(db, db->drv);
+    if (r->plan_loaded)
+        strata__plan_free(&r->plan);
+    free(r->steps);
+    strata_event ev = {0};
+    ev.type = STRATA_EVENT_RUN_DONE;
+    ev.module = db->module;
+    ev.total = r->total;
+    ev.index = r->index;
+    ev.duration_ms = strata__monotonic_ms() - r->started;
+    ev.error = rc != STRATA_OK ? &db->err.pub : NULL;
+    strata__emit(db, &ev);
+    return rc;
+}
+
+static int add_step(run *r, const strata__migration *m)
+{
+    if (r->nsteps % 64 == 0) {
+        const strata__migration **s =
+            realloc(r->steps, (r->nsteps + 64) * sizeof *s);
+        if (s == NULL)
+            return strata__err_nomem(&r->db->err);
+        r->steps = s;
+    }
+    r->steps[r->nsteps++] = m;
+    return STRATA_OK;
+}
+
+static int parse_version(run *r, const char *text, char **out)
+{
+    int rc = strata__version_canonical(out, text, strlen(text),
+                                       r->plan.source.order);
+    if (rc == STRATA_ENOMEM)
+        return strata__err_nomem(&r->db->err);
+    if (rc != 0) {
+        strata__err_set(&r->db->err, STRATA_EUSAGE, STRATA_REASON_BAD_OPTION,
+                        "'%s' is not a version", text);
+        strata__err_hint(&r->db->err, "versions are digits, like 3, 0003, "
+                                      "1.2 or 20251025120000");
+        return STRATA_EUSAGE;
+    }
+    return STRATA_OK;
+}
+
+static int unknown_version(run *r, const char *text)
+{
+    strata__err_set(&r->db->err, STRATA_EREFUSED,
+                    STRATA_REASON_UNKNOWN_VERSION,
+                    "version %s is not a migration in %s", text, r->db->dir);
+    strata__err_hint(&r->db->err, "run `strata status` to see the versions");
+    return STRATA_EREFUSED;
+}
+
+static void emit_migration(run *r, strata_event_type type,
+                           const strata__migration *m, strata_direction dir,
+                           int64_t ms)
+{
+    strata_event ev = {0};
+    ev.type = type;
+    ev.module = r->db->module;
+    ev.version = m->version;
+    ev.name = m->name;
+    ev.file = dir == STRATA_DIRECTION_UP ? m->up_path : m->down_path;
+    ev.direction = dir;
+    ev.index = r->index;
+    ev.total = r->total;
+    ev.duration_ms = ms;
+    ev.error = type == STRATA_EVENT_MIGRATION_FAIL ? &r->db->err.pub : NULL;
+    strata__emit(r->db, &ev);
+}
+
+/* Reads every selected script once before anything runs, so a bad one
+ * refuses the whole plan. Contents are dropped again: they are read when
+ * they run, and a large set is never held in memory at once. */
+static int precheck(run *r, strata_direction dir)
+{
+    for (size_t i = 0; i < r->nsteps; i++) {
+        strata__script s;
+        int rc = strata__load_runnable(&s, r->db, r->steps[i], dir);
+        if (rc != STRATA_OK)
+            return rc;
+        int no_tx = s.no_transaction;
+        strata__script_free(&s);
+        if (no_tx && r->opts.single_transaction) {
+            const strata__migration *m = r->steps[i];
+            strata__err_where(&r->db->err,
+                              dir == STRATA_DIRECTION_UP ? m->up_path
+                                                         : m->down_path,
+                              0, 0, 0);
+            strata__err_version(&r->db->err, m->version);
+            strata__err_set(&r->db->err, STRATA_EREFUSED,
+                            STRATA_REASON_BAD_SCRIPT,
+                            "migration %s (%s) must run outside a "
+                            "transaction, so it cannot be part of a single "
+                            "transaction",
+                            m->version, m->name);
+            strata__err_hint(&r->db->err, "run without --single-transaction");
+            return STRATA_EREFUSED;
+        }
+    }
+    return STRATA_OK;
+}
+
+/* Adds the migration's context to a database error from its script. */
+static int script_failed(run *r, const strata__migration *m,
+                         strata_direction dir, int no_tx, int rc)
+{
+    strata *db = r->db;
+    if (rc == STRATA_ENOMEM)
+        return rc;
+    char dbmsg[sizeof db->err.message];
+    snprintf(dbmsg, sizeof dbmsg, "%s", db->err.message);
+    strata__err_version(&db->err, m->version);
+    strata__err_set(&db->err, rc, db->err.pub.reason,
+                    "migration %s (%s) %s failed: %s", m->version, m->name,
+                    dir == STRATA_DIRECTION_UP ? "up" : "down", dbmsg);
+    if (no_tx)
+        strata__err_hint(&db->err,
+                         "this script ran outside a transaction and may be "
+                         "partly applied; it is marked dirty: fix the "
+                         "schema by hand, then run `strata repair`");
+    else if (r->opts.single_transaction)
+        strata__err_hint(&db->err, "the whole run was rolled back; fix the "
+                                   "script and run again");
+    else
+        strata__err_hint(&db->err, "the migration was rolled back and left "
+                                   "no trace; fix the script and run again");
+    return rc;
+}
+
+static int in_tx(run *r, int (*body)(run *, const strata__migration *,
+                                     const strata__script *, int64_t),
+                 const strata__migration *m, const strata__script *s,
+                 int64_t ms)
+{
+    strata *db = r->db;
+    int outer = r->opts.single_transaction;
+    int rc = outer ? STRATA_OK : db->driver->begin(db, db->drv);
+    if (rc == STRATA_OK)
+        rc = body(r, m, s, ms);
+    if (rc == STRATA_OK && !outer)
+        rc = db->driver->commit(db, db->drv);
+    if (rc != STRATA_OK && !outer)
+        db->driver->rollback(db, db->drv);
+    return rc;
+}
+
+static int record_up(run *r, const strata__migration *m,
+                     const strata__script *s, int64_t ms)
+{
+    (void)s;
+    int rc = strata__row_insert(r->db, m, m->checksum, STRATA__ROW_APPLIED,
+                                ms);
+    if (rc == STRATA_OK)
+        rc = strata__history_add(r->db, STRATA_ACTION_UP, m->version,
+                                 m->name, m->checksum, NULL, ms, "");
+    return rc;
+}
+
+static int finish_no_tx_up(run *r, const strata__migration *m,
+                           const strata__script *s, int64_t ms)
+{
+    (void)s;
+    int rc = strata__row_set_state(r->db, m->version, STRATA__ROW_APPLIED,
+                                   ms, 1);
+    if (rc == STRATA_OK)
+        rc = strata__history_add(r->db, STRATA_ACTION_UP, m->version,
+                                 m->name, m->checksum, NULL, ms,
+                                 "no-transaction");
+    return rc;
+}
+
+static int mark_dirty_up(run *r, const strata__migration *m,
+                         const strata__script *s, int64_t ms)
+{
+    (void)s;
+    (void)ms;
+    return strata__row_insert(r->db, m, m->checksum, STRATA__ROW_DIRTY_UP, 0);
+}
+
+static int record_down(run *r, const strata__migration *m,
+                       const strata__script *s, int64_t ms)
+{
+    (void)s;
+    int rc = strata__row_delete(r->db, m->version);
+    if (rc == STRATA_OK)
+        rc = strata__history_add(r->db, STRATA_ACTION_DOWN, m->version,
+                                 m->name, m->checksum, NULL, ms,
+                                 s->no_transaction ? "no-transaction" : "");
+    return rc;
+}
+
+static int mark_dirty_down(run *r, const strata__migration *m,
+                           const strata__script *s, int64_t ms)
+{
+    (void)s;
+    (void)ms;
+    return strata__row_set_state(r->db, m->version, STRATA__ROW_DIRTY_DOWN,
+                                 0, 0);
+}
+
+/* Runs one migration in one direction, with its bookkeeping. */
+static int apply(run *r, const strata__migration *m, strata_direction dir)
+{
+    strata *db = r->db;
+    strata__script s;
+    int up = dir == STRATA_DIRECTION_UP;
+    int rc = strata__load_runnable(&s, db, m, dir);
+    if (rc != STRATA_OK)
+        return rc;
+    r->index++;
+    emit_migration(r, STRATA_EVENT_MIGRATION_START, m, dir, 0);
+    int64_t t0 = strata__monotonic_ms();
+    if (s.no_transaction) {
+        rc = in_tx(r, up ? mark_dirty_up : mark_dirty_down, m, &s, 0);
+        if (rc == STRATA_OK) {
+            rc = db->driver->exec_script(db, db->drv, &s);
+            if (rc != STRATA_OK)
+                rc = script_failed(r, m, dir, 1, rc);
+        }
+        if (rc == STRATA_OK)
+            rc = in_tx(r, up ? finish_no_tx_up : record_down, m, &s,
+                       strata__monotonic_ms() - t0);
+    } else {
+        int outer = r->opts.single_transaction;
+        rc = outer ? STRATA_OK : db->driver->begin(db, db->drv);
+        if (rc == STRATA_OK) {
+            rc = db->driver->exec_script(db, db->drv, &s);
+            if (rc != STRATA_OK)
+                rc = script_failed(r, m, dir, 0, rc);
+        }
+        if (rc == STRATA_OK)
+            rc = (up ? record_up : record_down)(r, m, &s,
+                                                strata__monotonic_ms() - t0);
+        if (rc == STRATA_OK && !outer)
+            rc = db->driver->commit(db, db->drv);
+        if (rc != STRATA_OK && !outer)
+            db->driver->rollback(db, db->drv);
+    }
+    int64_t ms = strata__monotonic_ms() - t0;
+    if (rc != STRATA_OK) {
+        emit_migration(r, STRATA_EVENT_MIGRATION_FAIL, m, dir, ms);
+    } else {
+        emit_migration(r, STRATA_EVENT_MIGRATION_DONE, m, dir, ms);
+        int arc = strata__report_add(&r->rb,
+                                     up ? STRATA_ACTION_UP
+                                        : STRATA_ACTION_DOWN,
+                                     m->version, m->name,
+                                     up ? m->up_path : m->down_path, ms, "",
+                                     up ? m->checksum : "",
+                                     s.no_transaction ? "no-transaction"
+                                                      : "");
+        if (arc != STRATA_OK)
+            rc = strata__err_nomem(&db->err);
+    }
+    strata__script_free(&s);
+    return rc;
+}
+
+static void emit_run_start(run *r)
+{
+    r->total = r->nsteps;
+    strata_event ev = {0};
+    ev.type = STRATA_EVENT_RUN_START;
+    ev.module = r->db->module;
+    ev.total = r->total;
+    strata__emit(r->db, &ev);
+}
+
+/* Runs the selected steps (or, in a dry run, only reports them). */
+static int execute(run *r, strata_direction dir)
+{
+    strata *db = r->db;
+    emit_run_start(r);
+    if (r->opts.dry_run) {
+        for (size_t i = 0; i < r->nsteps; i++) {
+            const strata__migration *m = r->steps[i];
+            int up = dir == STRATA_DIRECTION_UP;
+            if (strata__report_add(&r->rb,
+                                   up ? STRATA_ACTION_UP : STRATA_ACTION_DOWN,
+                                   m->version, m->name,
+                                   up ? m->up_path : m->down_path, 0, "", "",
+                                   "dry run") != STRATA_OK)
+                return strata__err_nomem(&db->err);
+        }
+        return STRATA_OK;
+    }
+    int outer = r->opts.single_transaction && r->nsteps > 0;
+    int rc = outer ? db->driver->begin(db, db->drv) : STRATA_OK;
+    for (size_t i = 0; rc == STRATA_OK && i < r->nsteps; i++)
+        rc = apply(r, r->steps[i], dir);
+    if (outer) {
+        if (rc == STRATA_OK)
+            rc = db->driver->commit(db, db->drv);
+        if (rc != STRATA_OK) {
+            db->driver->rollback(db, db->drv);
+            /* Nothing of the run survived: report nothing as done. */
+            r->rb.report->count = 0;
+        }
+    }
+    return rc;
+}
+
+int strata_up(strata_report **out, strata *db, const strata_run_options *opts)
+{
+    *out = NULL;
+    run r;
+    char *to = NULL;
+    int rc = run_open(&r, db, opts, 1, 1);
+    if (rc != STRATA_OK)
+        goto out;
+    rc = strata__plan_check(db, &r.plan, r.opts.allow_out_of_order);
+    if (rc != STRATA_OK)
+        goto out;
+    strata__order order = r.plan.source.order;
+    if (r.opts.to != NULL) {
+        rc = parse_version(&r, r.opts.to, &to);
+        if (rc != STRATA_OK)
+            goto out;
+        if (strata__migrations_find(&r.plan.source, to) < 0) {
+            rc = unknown_version(&r, r.opts.to);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < r.plan.count; i++) {
+        const strata__entry *e = &r.plan.items[i];
+        if (e->state != STRATA_STATE_PENDING &&
+            e->state != STRATA_STATE_OUT_OF_ORDER)
+            continue;
+        if (to != NULL && strata__version_cmp(e->version, to, order) > 0)
+            break;
+        if (r.opts.steps != 0 && r.nsteps == r.opts.steps)
+            break;
+        rc = add_step(&r, e->m);
+        if (rc != STRATA_OK)
+            goto out;
+    }
+    rc = precheck(&r, STRATA_DIRECTION_UP);
+    if (rc == STRATA_OK)
+        rc = execute(&r, STRATA_DIRECTION_UP);
+out:
+    free(to);
+    return run_close(&r, rc, out);
+}
+
+/* Applied migrations to revert, newest first, each with a down script. */
+static int select_down(run *r, const char *to, unsigned steps, int all)
+{
+    strata__order order = r->plan.source.order;
+    for (size_t i = r->plan.count; i-- > 0;) {
+        const strata__entry *e = &r->plan.items[i];
+        if (e->state != STRATA_STATE_APPLIED)
+            continue;
+        if (to != NULL && strata__version_cmp(e->version, to, order) <= 0)
+            break;
+        if (to == NULL && !all && r->nsteps == steps)
+            break;
+        int rc = add_step(r, e->m);
+        if (rc != STRATA_OK)
+            return rc;
+    }
+    return STRATA_OK;
+}
+
+int strata_down(strata_report **out, strata *db,
+                const strata_run_options *opts)
+{
+    *out = NULL;
+    run r;
+    char *to = NULL;
+    int rc = run_open(&r, db, opts, 1, 1);
+    if (rc != STRATA_OK)
+        goto out;
+    /* Pending or out-of-order migrations do not stand in a down's way. */
+    rc = strata__plan_check(db, &r.plan, 1);
+    if (rc != STRATA_OK)
+        goto out;
+    if (r.opts.to != NULL) {
+        rc = parse_version(&r, r.opts.to, &to);
+        if (rc != STRATA_OK)
+            goto out;
+        if (strcmp(to, "0") != 0 &&
+            strata__migrations_find(&r.plan.source, to) < 0) {
+            rc = unknown_version(&r, r.opts.to);
+            goto out;
+        }
+    }
+    rc = select_down(&r, to, r.opts.steps ? r.opts.steps : 1, r.opts.all);
+    if (rc == STRATA_OK)
+        rc = precheck(&r, STRATA_DIRECTION_DOWN);
+    if (rc == STRATA_OK)
+        rc = execute(&r, STRATA_DIRECTION_DOWN);
+out:
+    free(to);
+    return run_close(&r, rc, out);
+}
+
+int strata_redo(strata_report **out, strata *db,
+                const strata_run_options *opts)
+{
+    *out = NULL;
+    run r;
+    int rc = run_open(&r, db, opts, 1, 1);
+    if (rc != STRATA_OK)
+        goto out;
+    rc = strata__plan_check(db, &r.plan, 1);
+    if (rc != STRATA_OK)
+        goto out;
+    rc = select_down(&r, NULL, 1, 0);
+    if (rc != STRATA_OK)
+        goto out;
+    if (r.nsteps == 0) {
+        strata__err_set(&db->err, STRATA_EREFUSED,
+                        STRATA_REASON_UNKNOWN_VERSION,
+                        "nothing to redo: no migration is applied");
+        strata__err_hint(&db->err, "run `strata up` first");
+        rc = STRATA_EREFUSED;
+        goto out;
+    }
+    rc = precheck(&r, STRATA_DIRECTION_DOWN);
+    if (rc == STRATA_OK)
+        rc = precheck(&r, STRATA_DIRECTION_UP);
+    if (rc != STRATA_OK)
+        goto out;
+    r.total = 2;
+    strata_event ev = {0};
+    ev.type = STRATA_EVENT_RUN_START;
+    ev.module = db->module;
+    ev.total = 2;
+    strata__emit(db, &ev);
+    if (r.opts.dry_run) {
+        const strata__migration *m = r.steps[0];
+        if (strata__report_add(&r.rb, STRATA_ACTION_DOWN, m->version,
+                               m->name, m->down_path, 0, "", "",
+                               "dry run") != STRATA_OK ||
+            strata__report_add(&r.rb, STRATA_ACTION_UP, m->version, m->name,
+                               m->up_path, 0, "", "",
+                               "dry run") != STRATA_OK)
+            rc = strata__err_nomem(&db->err);
+        goto out;
+    }
+    rc = apply(&r, r.steps[0], STRATA_DIRECTION_DOWN);
+    if (rc == STRATA_OK)
+        rc = apply(&r, r.steps[0], STRATA_DIRECTION_UP);
+out:
+    return run_close(&r, rc, out);
+}
+
+/* Runs `body` for the whole command in one transaction. */
+static int one_tx(run *r, int (*body)(run *, void *), void *arg)
+{
+    strata *db = r->db;
+    int rc = db->driver->begin(db, db->drv);
+    if (rc == STRATA_OK)
+        rc = body(r, arg);
+    if (rc == STRATA_OK)
+        rc = db->driver->commit(db, db->drv);
+    if (rc != STRATA_OK) {
+        db->driver->rollback(db, db->drv);
+        r->rb.report->count = 0;
+    }
+    return rc;
+}
+
+static int baseline_body(run *r, void *arg)
+{
+    const char *to = arg;
+    for (size_t i = 0; i < r->plan.count; i++) {
+        const strata__entry *e = &r->plan.items[i];
+        if (strata__version_cmp(e->version, to, r->plan.source.order) > 0)
+            break;
+        if (e->row != NULL || e->m == NULL)
+            continue;
+        const strata__migration *m = e->m;
+        int rc = strata__row_insert(r->db, m, m->checksum,
+                                    STRATA__ROW_APPLIED, 0);
+        if (rc == STRATA_OK)
+            rc = strata__history_add(r->db, STRATA_ACTION_BASELINE,
+                                     m->version, m->name, m->checksum, NULL,
+                                     0, "recorded without running");
+        if (rc != STRATA_OK)
+            return rc;
+        if (strata__report_add(&r->rb, STRATA_ACTION_BASELINE, m->version,
+                               m->name, m->up_path, 0, "", m->checksum,
+                               "recorded without running") != STRATA_OK)
+            return strata__err_nomem(&r->db->err);
+    }
+    return STRATA_OK;
+}
+
+int strata_baseline(strata_report **out, strata *db, const char *version)
+{
+    *out = NULL;
+    run r;
+    char *to = NULL;
+    int rc = run_open(&r, db, NULL, 1, 1);
+    if (rc != STRATA_OK)
+        goto out;
+    if (version == NULL) {
+        rc = strata__err_set(&db->err, STRATA_EUSAGE,
+                             STRATA_REASON_BAD_OPTION,
+                             "baseline needs a version");
+        goto out;
+    }
+    rc = parse_version(&r, version, &to);
+    if (rc == STRATA_OK)
+        rc = one_tx(&r, baseline_body, to);
+out:
+    free(to);
+    return run_close(&r, rc, out);
+}
+
+static int repair_body(run *r, void *arg)
+{
+    (void)arg;
+    strata *db = r->db;
+    for (size_t i = 0; i < r->plan.count; i++) {
+        const strata__entry *e = &r->plan.items[i];
+        const strata__row *row = e->row;
+        const char *name = e->m ? e->m->name : row ? row->name : "";
+        const char *file = e->m ? e->m->up_path : "";
+        const char *detail = NULL, *old_sum = "", *new_sum = "";
+        int rc = STRATA_OK;
+        if (e->state == STRATA_STATE_DIRTY &&
+            strcmp(row->state, STRATA__ROW_DIRTY_DOWN) == 0) {
+            detail = "cleared an interrupted down: recorded as applied";
+            rc = strata__row_set_state(db, e->version, STRATA__ROW_APPLIED,
+                                       row->execution_ms, 0);
+        } else if (e->state == STRATA_STATE_DIRTY) {
+            detail = "cleared an interrupted up: the migration is pending";
+            rc = strata__row_delete(db, e->version);
+        } else if (e->state == STRATA_STATE_MODIFIED) {
+            detail = "accepted the changed script";
+            old_sum = row->checksum;
+            new_sum = e->m->checksum;
+            rc = strata__row_set_checksum(db, e->version, new_sum);
+        } else {
+            continue;
+        }
+        if (rc == STRATA_OK)
+            rc = strata__history_add(db, STRATA_ACTION_REPAIR, e->version,
+                                     name, new_sum, old_sum, 0, detail);
+        if (rc != STRATA_OK)
+            return rc;
+        if (strata__report_add(&r->rb, STRATA_ACTION_REPAIR, e->version,
+                               name, file, 0, old_sum, new_sum,
+                               detail) != STRATA_OK)
+            return strata__err_nomem(&db->err);
+    }
+    return STRATA_OK;
+}
+
+int strata_repair(strata_report **out, strata *db)
+{
+    *out = NULL;
+    run r;
+    int rc = run_open(&r, db, NULL, 1, 1);
+    if (rc == STRATA_OK)
+        rc = one_tx(&r, repair_body, NULL);
+    return run_close(&r, rc, out);
+}
+
+static int forget_body(run *r, void *arg)
+{
+    const strata__entry *e = arg;
+    int rc = strata__row_delete(r->db, e->version);
+    if (rc == STRATA_OK)
+        rc = strata__history_add(r->db, STRATA_ACTION_FORGET, e->version,
+                                 e->row->name, e->row->checksum, NULL, 0,
+                                 "tracking row removed; schema untouched");
+    if (rc == STRATA_OK &&
+        strata__report_add(&r->rb, STRATA_ACTION_FORGET, e->version,
+                           e->row->name, "", 0, e->row->checksum, "",
+                           "tracking row removed; schema untouched") !=
+            STRATA_OK)
+        rc = strata__err_nomem(&r->db->err);
+    return rc;
+}
+
+int strata_forget(strata_report **out, strata *db, const char *version)
+{
+    *out = NULL;
+    run r;
+    char *v = NULL;
+    int rc = run_open(&r, db, NULL, 1, 0);
+    if (rc != STRATA_OK)
+        goto out;
+    if (version == NULL) {
+        rc = strata__err_set(&db->err, STRATA_EUSAGE,
+                             STRATA_REASON_BAD_OPTION,
+                             "forget needs a version");
+        goto out;
+    }
+    rc = parse_version(&r, version, &v);
+    if (rc != STRATA_OK)
+        goto out;
+    const strata__entry *found = NULL;
+    for (size_t i = 0; i < r.plan.count; i++)
+        if (r.plan.items[i].row != NULL &&
+            strata__version_cmp(r.plan.items[i].version, v,
+                                r.plan.source.order) == 0)
+            found = &r.plan.items[i];
+    if (found == NULL) {
+        strata__err_set(&db->err, STRATA_EREFUSED,
+                        STRATA_REASON_UNKNOWN_VERSION,
+                        "version %s is not recorded in %s for module %s",
+                        version, db->table, db->module);
+        strata__err_hint(&db->err, "run `strata status` to see what is "
+                                   "recorded");
+        rc = STRATA_EREFUSED;
+        goto out;
+    }
+    rc = one_tx(&r, forget_body, (void *)found);
+out:
+    free(v);
+    return run_close(&r, rc, out);
+}
+
+int strata_history(strata_history_list **out, strata *db, size_t limit)
+{
+    *out = NULL;
+    strata__err_clear(&db->err);
+    int rc = strata__require_db(db);
+    if (rc != STRATA_OK)
+        return rc;
+    return strata__history_load(out, db, limit);
+}

@@ -1,3 +1,509 @@
-/* sqlite.c - placeholder until written. */
-#include "strata_int.h"
-typedef int strata__placeholder_sqlite;
+/*
+ * sqlite.c - the SQLite driver.
+ *
+ * Scripts are split by SQLite's own parser: each statement is prepared from
+ * the tail of the previous one and stepped before the next is prepared, so a
+ * statement may use a table the previous one created. Error lines come from
+ * the statement's byte offset plus sqlite3_error_offset().
+ *
+ * The migration lock is an open-file-description lock (F_OFD_SETLK) on one
+ * byte of a sidecar file "<database>-strata-lock", chosen by hashing the
+ * tracking table and module. The kernel drops it when the process dies, so a
+ * crash never leaves a stale lock, and it is separate from SQLite's own locks
+ * on the database file (closing a second descriptor of the database file
+ * would silently drop SQLite's POSIX locks). The lock file is never removed:
+ * removing a lock file races with a process that has just opened it.
+ */
+#include "driver.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct sqlite_state {
+    sqlite3 *conn;
+    char *path; /* file path; NULL for an in-memory database */
+    int lock_fd;
+    int locked;
+} sqlite_state;
+
+static int db_error(strata *db, sqlite_state *st, int code, const char *what)
+{
+    int ext = sqlite3_extended_errcode(st->conn);
+    const char *msg = sqlite3_errmsg(st->conn);
+    strata__err_db(&db->err, msg, "", "", ext);
+    if ((ext & 0xff) == SQLITE_READONLY) {
+        strata__err_set(&db->err, STRATA_ECONNECT, STRATA_REASON_READ_ONLY,
+                        "%s: the database is read-only", what);
+        strata__err_hint(&db->err, "run strata as a user who may write %s "
+                                   "and its directory",
+                         st->path ? st->path : "the database");
+        return STRATA_ECONNECT;
+    }
+    if ((ext & 0xff) == SQLITE_NOMEM)
+        return strata__err_nomem(&db->err);
+    return strata__err_set(&db->err, code, STRATA_REASON_NONE, "%s: %s",
+                           what, msg);
+}
+
+/* "sqlite:rel/path", "sqlite:///abs/path", "sqlite://rel/path",
+ * "sqlite::memory:". */
+static const char *url_path(const char *rest)
+{
+    if (strncmp(rest, "//", 2) == 0)
+        return rest + 2;
+    return rest;
+}
+
+static char *sqlite_display_url(const char *url)
+{
+    return strata__strdup(url); /* SQLite URLs carry no password */
+}
+
+static int sqlite_open(strata *db, void *vst, const strata__url *url)
+{
+    sqlite_state *st = vst;
+    st->lock_fd = -1;
+    const char *path = url_path(url->rest);
+    if (*path == '\0')
+        return strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_BAD_URL,
+                               "the SQLite URL names no file");
+    int memory = strcmp(path, ":memory:") == 0;
+    if (!memory) {
+        st->path = strata__strdup(path);
+        if (st->path == NULL)
+            return strata__err_nomem(&db->err);
+        /* SQLite's own message for a missing directory is "unable to open
+         * database file"; say which directory instead. */
+        const char *slash = strrchr(path, '/');
+        if (slash != NULL && slash != path) {
+            char *dir = strata__strndup(path, (size_t)(slash - path));
+            if (dir == NULL)
+                return strata__err_nomem(&db->err);
+            struct stat sb;
+            int missing = stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode);
+            if (missing) {
+                strata__err_set(&db->err, STRATA_ECONNECT, STRATA_REASON_IO,
+                                "cannot open database %s: directory %s does "
+                                "not exist",
+                                path, dir);
+                strata__err_hint(&db->err, "create the directory first, or "
+                                           "fix the path in the URL");
+                free(dir);
+                return STRATA_ECONNECT;
+            }
+            free(dir);
+        }
+    }
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int rc = sqlite3_open_v2(path, &st->conn, flags, NULL);
+    if (st->conn == NULL)
+        return strata__err_nomem(&db->err);
+    sqlite3_extended_result_codes(st->conn, 1);
+    if (rc != SQLITE_OK) {
+        db_error(db, st, STRATA_ECONNECT, "cannot open database");
+        strata__err_hint(&db->err, "check the path and its permissions");
+        return STRATA_ECONNECT;
+    }
+    sqlite3_busy_timeout(st->conn,
+                         db->lock_timeout_ms > 0 ? db->lock_timeout_ms : 0);
+    /* Opening is lazy in SQLite: read the schema now so that a file that
+     * is not a database fails here, not halfway through a plan. */
+    rc = sqlite3_exec(st->conn, "SELECT count(*) FROM sqlite_master", NULL,
+                      NULL, NULL);
+    if (rc != SQLITE_OK) {
+        int ext = sqlite3_extended_errcode(st->conn);
+        strata__err_db(&db->err, sqlite3_errmsg(st->conn), "", "", ext);
+        if ((ext & 0xff) == SQLITE_NOTADB) {
+            strata__err_set(&db->err, STRATA_ECONNECT,
+                            STRATA_REASON_NOT_A_DATABASE,
+                            "%s is not an SQLite database", path);
+            strata__err_hint(&db->err, "point the URL at an SQLite file, or "
+                                       "at a new path to create one");
+        } else {
+            strata__err_set(&db->err, STRATA_ECONNECT, STRATA_REASON_NONE,
+                            "cannot read database %s: %s", path,
+                            sqlite3_errmsg(st->conn));
+        }
+        return STRATA_ECONNECT;
+    }
+    return STRATA_OK;
+}
+
+static void sqlite_close(void *vst)
+{
+    sqlite_state *st = vst;
+    if (st->conn != NULL)
+        sqlite3_close_v2(st->conn);
+    if (st->lock_fd >= 0)
+        close(st->lock_fd);
+    free(st->path);
+    st->conn = NULL;
+    st->lock_fd = -1;
+    st->path = NULL;
+}
+
+/* FNV-1a over table NUL module: a stable byte offset per lock key. */
+static off_t lock_offset(const char *table, const char *module)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = table;; p++) {
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        if (*p == '\0')
+            break;
+    }
+    for (const char *p = module; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    return (off_t)(h % (1ull << 40));
+}
+
+static int sqlite_lock(strata *db, void *vst)
+{
+    sqlite_state *st = vst;
+    if (st->path == NULL || st->locked)
+        return STRATA_OK; /* in-memory: only this connection can see it */
+    if (sqlite3_db_readonly(st->conn, "main") == 1) {
+        strata__err_set(&db->err, STRATA_ECONNECT, STRATA_REASON_READ_ONLY,
+                        "database %s is read-only", st->path);
+        strata__err_hint(&db->err, "run strata as a user who may write the "
+                                   "file and its directory");
+        return STRATA_ECONNECT;
+    }
+    if (st->lock_fd < 0) {
+        char *lock_path = strata__sprintf("%s-strata-lock", st->path);
+        if (lock_path == NULL)
+            return strata__err_nomem(&db->err);
+        st->lock_fd = open(lock_path,
+                           O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (st->lock_fd < 0) {
+            int e = errno;
+            int ro = e == EACCES || e == EROFS || e == EPERM;
+            strata__err_set(&db->err, STRATA_ECONNECT,
+                            ro ? STRATA_REASON_READ_ONLY : STRATA_REASON_IO,
+                            "cannot open lock file %s: %s", lock_path,
+                            strerror(e));
+            strata__err_hint(&db->err, "strata needs to create this file "
+                                       "beside the database");
+            free(lock_path);
+            return STRATA_ECONNECT;
+        }
+        free(lock_path);
+    }
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = lock_offset(db->table, db->module);
+    fl.l_len = 1;
+    int64_t start = strata__monotonic_ms();
+    int waited = 0;
+    long sleep_us = 2000;
+    for (;;) {
+        if (fcntl(st->lock_fd, F_OFD_SETLK, &fl) == 0)
+            break;
+        if (errno != EAGAIN && errno != EACCES && errno != EINTR) {
+            strata__err_set(&db->err, STRATA_ECONNECT, STRATA_REASON_IO,
+                            "cannot lock %s-strata-lock: %s", st->path,
+                            strerror(errno));
+            return STRATA_ECONNECT;
+        }
+        int64_t elapsed = strata__monotonic_ms() - start;
+        if (elapsed >= db->lock_timeout_ms) {
+            strata__err_set(&db->err, STRATA_ELOCKED, STRATA_REASON_NONE,
+                            "another strata process holds the migration "
+                            "lock on %s (module %s) and did not release it "
+                            "within %d ms",
+                            st->path, db->module, db->lock_timeout_ms);
+            strata__err_hint(&db->err, "wait for the other run to finish, "
+                                       "or raise --lock-timeout");
+            return STRATA_ELOCKED;
+        }
+        if (!waited) {
+            waited = 1;
+            strata_event ev = {0};
+            ev.type = STRATA_EVENT_LOCK_WAIT;
+            ev.module = db->module;
+            ev.message = "another process holds the migration lock; waiting";
+            strata__emit(db, &ev);
+        }
+        struct timespec ts = {0, sleep_us * 1000};
+        nanosleep(&ts, NULL);
+        if (sleep_us < 50000)
+            sleep_us *= 2;
+    }
+    st->locked = 1;
+    strata_event ev = {0};
+    ev.type = STRATA_EVENT_LOCK_ACQUIRED;
+    ev.module = db->module;
+    ev.duration_ms = strata__monotonic_ms() - start;
+    strata__emit(db, &ev);
+    return STRATA_OK;
+}
+
+static void sqlite_unlock(strata *db, void *vst)
+{
+    (void)db;
+    sqlite_state *st = vst;
+    if (!st->locked)
+        return;
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_UNLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = lock_offset(db->table, db->module);
+    fl.l_len = 1;
+    (void)fcntl(st->lock_fd, F_OFD_SETLK, &fl);
+    st->locked = 0;
+}
+
+static int simple(strata *db, sqlite_state *st, const char *sql,
+                  const char *what)
+{
+    if (sqlite3_exec(st->conn, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return db_error(db, st, STRATA_EFAILED, what);
+    return STRATA_OK;
+}
+
+static int sqlite_begin(strata *db, void *vst)
+{
+    /* IMMEDIATE takes the write lock now, so two writers never both read
+     * the tracking table and then collide on commit. */
+    return simple(db, vst, "BEGIN IMMEDIATE", "cannot begin a transaction");
+}
+
+static int sqlite_commit(strata *db, void *vst)
+{
+    return simple(db, vst, "COMMIT", "cannot commit");
+}
+
+static void sqlite_rollback(strata *db, void *vst)
+{
+    (void)db;
+    sqlite_state *st = vst;
+    if (!sqlite3_get_autocommit(st->conn))
+        (void)sqlite3_exec(st->conn, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int sqlite_exec(strata *db, void *vst, const char *sql, size_t nparams,
+                       const char *const *params, strata__row_cb cb,
+                       void *payload)
+{
+    sqlite_state *st = vst;
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(st->conn, sql, -1, &stmt, NULL);
+    if (rc != SQLITE_OK)
+        return db_error(db, st, STRATA_EFAILED, "bookkeeping statement");
+    for (size_t i = 0; i < nparams; i++) {
+        rc = params[i] == NULL
+                 ? sqlite3_bind_null(stmt, (int)i + 1)
+                 : sqlite3_bind_text(stmt, (int)i + 1, params[i], -1,
+                                     SQLITE_STATIC);
+        if (rc != SQLITE_OK) {
+            sqlite3_finalize(stmt);
+            return db_error(db, st, STRATA_EFAILED, "bookkeeping statement");
+        }
+    }
+    int ncols = sqlite3_column_count(stmt);
+    const char *vals[16];
+    if (ncols > 16)
+        ncols = 16;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (cb == NULL)
+            continue;
+        for (int c = 0; c < ncols; c++)
+            vals[c] = (const char *)sqlite3_column_text(stmt, c);
+        if (cb(payload, ncols, vals) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        int code = db_error(db, st, STRATA_EFAILED, "bookkeeping statement");
+        sqlite3_finalize(stmt);
+        return code;
+    }
+    sqlite3_finalize(stmt);
+    return STRATA_OK;
+}
+
+/* Skips whitespace and comments so an error can name the line where the
+ * statement itself starts, not the comment above it. */
+static const char *skip_blank(const char *p, const char *end)
+{
+    while (p < end) {
+        if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' ||
+            *p == '\f' || *p == '\v') {
+            p++;
+        } else if (p + 1 < end && p[0] == '-' && p[1] == '-') {
+            while (p < end && *p != '\n')
+                p++;
+        } else if (p + 1 < end && p[0] == '/' && p[1] == '*') {
+            const char *c = p + 2;
+            while (c + 1 < end && !(c[0] == '*' && c[1] == '/'))
+                c++;
+            p = (c + 1 < end) ? c + 2 : end;
+        } else {
+            break;
+        }
+    }
+    return p;
+}
+
+static int script_error(strata *db, sqlite_state *st,
+                        const strata__script *sc, const char *text,
+                        const char *stmt_start, int token_offset)
+{
+    const char *start = skip_blank(stmt_start, text + sc->len);
+    size_t start_off = (size_t)(start - text);
+    int stmt_line = sc->first_line - 1 + strata__line_of(text, start_off);
+    int line = stmt_line, column = 0;
+    if (token_offset >= 0) {
+        size_t off = (size_t)(stmt_start - text) + (size_t)token_offset;
+        if (off > sc->len)
+            off = sc->len;
+        line = sc->first_line - 1 + strata__line_of(text, off);
+        column = strata__column_of(text, off);
+    }
+    int ext = sqlite3_extended_errcode(st->conn);
+    strata__err_db(&db->err, sqlite3_errmsg(st->conn), "", "", ext);
+    strata__err_where(&db->err, sc->path, line, stmt_line, column);
+    if ((ext & 0xff) == SQLITE_NOMEM)
+        return strata__err_nomem(&db->err);
+    return strata__err_set(&db->err, STRATA_EFAILED, STRATA_REASON_NONE,
+                           "%s", sqlite3_errmsg(st->conn));
+}
+
+static int sqlite_exec_script(strata *db, void *vst, const strata__script *sc)
+{
+    sqlite_state *st = vst;
+    char *copy = NULL;
+    const char *text = sc->sql;
+    int rc = STRATA_OK;
+    if (sc->len >= (size_t)INT_MAX)
+        return strata__err_set(&db->err, STRATA_EREFUSED,
+                               STRATA_REASON_BAD_SCRIPT,
+                               "script is larger than 2 GiB");
+    /* Give SQLite a NUL-terminated text and its length including the NUL:
+     * otherwise it copies the whole remaining script for every statement. */
+    if (text[sc->len] != '\0') {
+        copy = strata__strndup(text, sc->len);
+        if (copy == NULL)
+            return strata__err_nomem(&db->err);
+        text = copy;
+    }
+    const char *p = text, *end = text + sc->len;
+    while (p < end) {
+        sqlite3_stmt *stmt = NULL;
+        const char *tail = NULL;
+        int src = sqlite3_prepare_v2(st->conn, p, (int)(end - p) + 1, &stmt,
+                                     &tail);
+        if (src != SQLITE_OK) {
+            rc = script_error(db, st, sc, text, p,
+                              sqlite3_error_offset(st->conn));
+            goto out;
+        }
+        if (stmt == NULL) { /* only whitespace or comments were left */
+            p = (tail != NULL && tail > p) ? tail : end;
+            continue;
+        }
+        while ((src = sqlite3_step(stmt)) == SQLITE_ROW)
+            ;
+        if (src != SQLITE_DONE) {
+            rc = script_error(db, st, sc, text, p, -1);
+            sqlite3_finalize(stmt);
+            goto out;
+        }
+        sqlite3_finalize(stmt);
+        p = tail;
+    }
+out:
+    free(copy);
+    return rc;
+}
+
+static int exists_cb(void *payload, int ncols, const char *const *values)
+{
+    (void)ncols;
+    (void)values;
+    *(int *)payload = 1;
+    return 1;
+}
+
+static int sqlite_table_exists(strata *db, void *vst, const char *name)
+{
+    int found = 0;
+    const char *params[] = {name};
+    int rc = sqlite_exec(db, vst,
+                         "SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                         "AND name = ?",
+                         1, params, exists_cb, &found);
+    return rc != STRATA_OK ? rc : found;
+}
+
+static int sqlite_ensure_tables(strata *db, void *vst, const char *table,
+                                const char *history_table)
+{
+    sqlite_state *st = vst;
+    int rc = STRATA_OK;
+    char *qt = strata__quote_ident(table);
+    char *qh = strata__quote_ident(history_table);
+    char *sql = NULL;
+    if (qt == NULL || qh == NULL) {
+        rc = strata__err_nomem(&db->err);
+        goto out;
+    }
+    /* INTEGER PRIMARY KEY, not AUTOINCREMENT: the history is never deleted
+     * from, and AUTOINCREMENT would add sqlite_sequence to the schema. */
+    sql = strata__sprintf(
+        "CREATE TABLE IF NOT EXISTS %s ("
+        "module TEXT NOT NULL, version TEXT NOT NULL, name TEXT NOT NULL, "
+        "checksum TEXT NOT NULL, state TEXT NOT NULL, "
+        "applied_at TEXT NOT NULL, execution_ms INTEGER NOT NULL, "
+        "applied_by TEXT NOT NULL, PRIMARY KEY (module, version));"
+        "CREATE TABLE IF NOT EXISTS %s ("
+        "id INTEGER PRIMARY KEY, module TEXT NOT NULL, "
+        "version TEXT NOT NULL, name TEXT NOT NULL, action TEXT NOT NULL, "
+        "checksum TEXT NOT NULL, old_checksum TEXT NOT NULL, "
+        "at TEXT NOT NULL, execution_ms INTEGER NOT NULL, "
+        "applied_by TEXT NOT NULL, detail TEXT NOT NULL);",
+        qt, qh);
+    if (sql == NULL) {
+        rc = strata__err_nomem(&db->err);
+        goto out;
+    }
+    rc = simple(db, st, sql, "cannot create the tracking table");
+out:
+    free(sql);
+    free(qt);
+    free(qh);
+    return rc;
+}
+
+static const char *const sqlite_schemes[] = {"sqlite", "sqlite3", NULL};
+
+const strata__driver strata__driver_sqlite = {
+    .abi = STRATA__DRIVER_ABI,
+    .name = "sqlite",
+    .schemes = sqlite_schemes,
+    .caps = STRATA__CAP_TRANSACTIONAL_DDL,
+    .state_size = sizeof(sqlite_state),
+    .default_schema = "main",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .display_url = sqlite_display_url,
+    .lock = sqlite_lock,
+    .unlock = sqlite_unlock,
+    .begin = sqlite_begin,
+    .commit = sqlite_commit,
+    .rollback = sqlite_rollback,
+    .exec = sqlite_exec,
+    .exec_script = sqlite_exec_script,
+    .table_exists = sqlite_table_exists,
+    .ensure_tables = sqlite_ensure_tables,
+};

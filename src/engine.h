@@ -1,0 +1,146 @@
+/*
+ * engine.h - the plan, the tracking rows and the results, shared by the
+ * files that run commands (plan.c, history.c, runner.c, result.c,
+ * scaffold.c, handle.c). Never installed.
+ */
+#ifndef STRATA_ENGINE_H
+#define STRATA_ENGINE_H
+
+#include "strata_int.h"
+
+/* ------------------------------------------------------------------------ */
+/* arena.c: results are built in an arena and freed at once. */
+
+typedef struct strata__arena_chunk strata__arena_chunk;
+typedef struct strata__arena {
+    strata__arena_chunk *head;
+} strata__arena;
+
+/* Zeroed memory from the arena; NULL on OOM. */
+void *strata__arena_alloc(strata__arena *a, size_t size);
+/* Copy of s ("" for NULL); NULL on OOM. */
+char *strata__arena_strdup(strata__arena *a, const char *s);
+void strata__arena_free(strata__arena *a);
+
+/* ------------------------------------------------------------------------ */
+/* history.c: the tracking table (one row per applied migration) and the
+ * append-only history, written through the driver with bound parameters. */
+
+#define STRATA__ROW_APPLIED "applied"
+#define STRATA__ROW_DIRTY_UP "dirty_up"     /* an up began, not finished */
+#define STRATA__ROW_DIRTY_DOWN "dirty_down" /* a down began, not finished */
+
+typedef struct strata__row {
+    char *version;
+    char *name;
+    char *checksum;
+    char *state;
+    char *applied_at;
+    char *applied_by;
+    int64_t execution_ms;
+} strata__row;
+
+typedef struct strata__rows {
+    size_t count;
+    strata__row *items; /* sorted by version in the source's order */
+} strata__rows;
+
+/* Loads this module's rows, sorted with `order`. A missing table gives an
+ * empty list. */
+int strata__rows_load(strata__rows *out, strata *db, strata__order order);
+void strata__rows_free(strata__rows *rows);
+
+/* Creates both tables if missing, in a transaction of its own. */
+int strata__tables_ensure(strata *db);
+
+/* Writes for one migration; the caller holds the transaction. */
+int strata__row_insert(strata *db, const strata__migration *m,
+                       const char *checksum, const char *state,
+                       int64_t execution_ms);
+int strata__row_set_state(strata *db, const char *version, const char *state,
+                          int64_t execution_ms, int touch_applied_at);
+int strata__row_set_checksum(strata *db, const char *version,
+                             const char *checksum);
+int strata__row_delete(strata *db, const char *version);
+int strata__history_add(strata *db, strata_action action, const char *version,
+                        const char *name, const char *checksum,
+                        const char *old_checksum, int64_t execution_ms,
+                        const char *detail);
+int strata__history_load(strata_history_list **out, strata *db, size_t limit);
+
+/* ------------------------------------------------------------------------ */
+/* plan.c: the source merged with the tracking rows. */
+
+typedef struct strata__entry {
+    const char *version;          /* from m or row */
+    const strata__migration *m;   /* NULL when missing */
+    const strata__row *row;       /* NULL when not recorded */
+    strata_state state;
+} strata__entry;
+
+typedef struct strata__plan {
+    strata__migrations source;
+    strata__rows rows;
+    size_t count;
+    strata__entry *items;         /* in version order */
+    const char *current;          /* highest applied version or "0" */
+} strata__plan;
+
+/*
+ * Reads the source and the rows and merges them. Takes no lock. Fails with
+ * the source's errors (EUSAGE, EREFUSED) or the database's (EFAILED).
+ */
+int strata__plan_load(strata__plan *out, strata *db);
+void strata__plan_free(strata__plan *p);
+
+/*
+ * Refuses (STRATA_EREFUSED) the first entry that blocks a run: modified,
+ * missing, dirty, and out-of-order unless allowed. The error names the file
+ * or version and says what to do.
+ */
+int strata__plan_check(strata *db, const strata__plan *p,
+                       int allow_out_of_order);
+
+/*
+ * Loads a script that is about to run (or be checked) and refuses, with the
+ * migration's version in the error, one that cannot run: an empty or
+ * comment-only up (BAD_SCRIPT), an empty or comment-only down
+ * (IRREVERSIBLE), no down at all (NO_DOWN), or any refusal of
+ * strata__script_load. Free with strata__script_free.
+ */
+int strata__load_runnable(strata__script *out, strata *db,
+                          const strata__migration *m, strata_direction dir);
+
+/* The public copy of a plan. */
+int strata__plan_export(strata_plan **out, strata *db, const strata__plan *p);
+
+/* ------------------------------------------------------------------------ */
+/* result.c: building reports. */
+
+typedef struct strata__report_builder {
+    strata__arena arena;
+    strata_report *report;
+    size_t cap;
+    strata_step **steps;
+} strata__report_builder;
+
+int strata__report_begin(strata__report_builder *b, strata *db,
+                         const char *from_version, int dry_run);
+/* Adds a step; strings are copied. Returns 0 or STRATA_ENOMEM. */
+int strata__report_add(strata__report_builder *b, strata_action action,
+                       const char *version, const char *name,
+                       const char *file, int64_t duration_ms,
+                       const char *old_checksum, const char *new_checksum,
+                       const char *detail);
+/* Hands the report to *out (sets to_version). */
+void strata__report_finish(strata__report_builder *b, strata_report **out,
+                           const char *to_version);
+void strata__report_abandon(strata__report_builder *b);
+
+/* handle.c: checks every public call makes first. */
+int strata__require_db(strata *db);
+int strata__require_source(strata *db);
+/* The template context for this handle's database. */
+strata__template_ctx strata__template_ctx_for(const strata *db);
+
+#endif /* STRATA_ENGINE_H */

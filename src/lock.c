@@ -1,3 +1,0 @@
-/* lock.c - placeholder until written. */
-#include "strata_int.h"
-typedef int strata__placeholder_lock;
