@@ -3,7 +3,7 @@
 # Safe to run again: it does nothing when everything is present.
 set -eu
 
-pkgs="gcc make meson ninja-build pkg-config libsqlite3-dev sqlite3 libssl-dev
+pkgs="gcc g++ make meson ninja-build pkg-config libsqlite3-dev sqlite3 libssl-dev
 libjansson-dev libunistring-dev libcriterion-dev"
 if [ "${1:-}" = "--dev" ]; then
     pkgs="$pkgs clang clang-format valgrind"
