@@ -147,8 +147,9 @@ void cli_report_error(cli_ctx *ctx, int code, const strata_error *err);
 
 /* Prints a report of steps: a line per step (human) or "module", "from",
  * "to", "dry_run", "steps" in the document. `none` is the line printed when
- * there are no steps ("already up to date"). Accepts a NULL report. */
-void cli_print_report(cli_ctx *ctx, const strata_report *report,
+ * there are no steps and the command succeeded (rc 0), e.g. "already up to
+ * date". Accepts a NULL report. */
+void cli_print_report(cli_ctx *ctx, const strata_report *report, int rc,
                       const char *none);
 
 /* Adds "module", "current" and "migrations" of a plan to the document, or

@@ -29,7 +29,7 @@ int cmd_baseline(cli_ctx *ctx, int argc, char **argv)
     if (rc != 0)
         return rc;
     rc = strata_baseline(&report, ctx->db, pos[0]);
-    cli_print_report(ctx, report, "nothing to baseline");
+    cli_print_report(ctx, report, rc, "nothing to baseline");
     strata_report_free(report);
     return rc;
 }

@@ -77,7 +77,7 @@ int cmd_down(cli_ctx *ctx, int argc, char **argv)
     if (rc != 0)
         return rc;
     rc = strata_down(&report, ctx->db, &run);
-    cli_print_report(ctx, report, "nothing to revert");
+    cli_print_report(ctx, report, rc, "nothing to revert");
     strata_report_free(report);
     return rc;
 }

@@ -29,7 +29,7 @@ int cmd_forget(cli_ctx *ctx, int argc, char **argv)
     if (rc != 0)
         return rc;
     rc = strata_forget(&report, ctx->db, pos[0]);
-    cli_print_report(ctx, report, NULL);
+    cli_print_report(ctx, report, rc, NULL);
     strata_report_free(report);
     return rc;
 }

@@ -63,7 +63,7 @@ int cmd_new(cli_ctx *ctx, int argc, char **argv)
     if (rc != 0)
         return rc;
     rc = strata_new(&report, ctx->db, pos[0], flags);
-    cli_print_report(ctx, report, NULL);
+    cli_print_report(ctx, report, rc, NULL);
     strata_report_free(report);
     return rc;
 }

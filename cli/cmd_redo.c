@@ -50,7 +50,7 @@ int cmd_redo(cli_ctx *ctx, int argc, char **argv)
     if (rc != 0)
         return rc;
     rc = strata_redo(&report, ctx->db, &run);
-    cli_print_report(ctx, report, "nothing to redo");
+    cli_print_report(ctx, report, rc, "nothing to redo");
     strata_report_free(report);
     return rc;
 }

@@ -30,7 +30,7 @@ int cmd_repair(cli_ctx *ctx, int argc, char **argv)
     if (rc != 0)
         return rc;
     rc = strata_repair(&report, ctx->db);
-    cli_print_report(ctx, report, "nothing to repair");
+    cli_print_report(ctx, report, rc, "nothing to repair");
     strata_report_free(report);
     return rc;
 }

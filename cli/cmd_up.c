@@ -90,7 +90,7 @@ int cmd_up(cli_ctx *ctx, int argc, char **argv)
     if (rc != 0)
         return rc;
     rc = strata_up(&report, ctx->db, &run);
-    cli_print_report(ctx, report, "already up to date");
+    cli_print_report(ctx, report, rc, "already up to date");
     strata_report_free(report);
     return rc;
 }

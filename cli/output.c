@@ -338,6 +338,8 @@ static const char *dry_verb(strata_action a)
 
 static void print_step(const cli_ctx *ctx, const strata_step *s, int dry)
 {
+    int timed = !dry && (s->action == STRATA_ACTION_UP ||
+                         s->action == STRATA_ACTION_DOWN);
     printf("%s", dry ? dry_verb(s->action) : done_verb(s->action));
     if (s->action == STRATA_ACTION_CREATE) {
         printf(" %s\n", s->file);
@@ -350,17 +352,18 @@ static void print_step(const cli_ctx *ctx, const strata_step *s, int dry)
     if (s->action == STRATA_ACTION_REPAIR && *s->old_checksum &&
         *s->new_checksum)
         printf(": checksum %.12s -> %.12s", s->old_checksum, s->new_checksum);
-    if (*s->detail) {
-        fputs(s->action == STRATA_ACTION_REPAIR && *s->old_checksum ? ", "
-                                                                    : ": ",
-              stdout);
+    /* "(12 ms)", "(12 ms, no-transaction)", "(dry run)" */
+    if (timed || *s->detail) {
+        fputs(" (", stdout);
+        if (timed) {
+            char ms[32];
+            cli_format_ms(ms, sizeof ms, s->duration_ms);
+            fputs(ms, stdout);
+            if (*s->detail)
+                fputs(", ", stdout);
+        }
         put_masked(ctx, stdout, s->detail);
-    }
-    if (!dry &&
-        (s->action == STRATA_ACTION_UP || s->action == STRATA_ACTION_DOWN)) {
-        char ms[32];
-        cli_format_ms(ms, sizeof ms, s->duration_ms);
-        printf(" (%s)", ms);
+        fputc(')', stdout);
     }
     fputc('\n', stdout);
 }
@@ -379,7 +382,7 @@ static json_t *step_json(const cli_ctx *ctx, const strata_step *s)
     return o;
 }
 
-void cli_print_report(cli_ctx *ctx, const strata_report *report,
+void cli_print_report(cli_ctx *ctx, const strata_report *report, int rc,
                       const char *none)
 {
     if (report == NULL)
@@ -401,7 +404,7 @@ void cli_print_report(cli_ctx *ctx, const strata_report *report,
         return;
     for (size_t i = 0; i < report->count; i++)
         print_step(ctx, report->steps[i], report->dry_run);
-    if (report->count == 0 && none != NULL)
+    if (report->count == 0 && rc == 0 && none != NULL)
         printf("%s\n", none);
 }
 
