@@ -330,8 +330,12 @@ static int apply(run *r, const strata__migration *m, strata_direction dir)
         rc = in_tx(r, up ? mark_dirty_up : mark_dirty_down, m, &s, 0);
         if (rc == STRATA_OK) {
             rc = db->driver->exec_script(db, db->drv, &s);
-            if (rc != STRATA_OK)
+            if (rc != STRATA_OK) {
+                /* A transaction the script opened itself must not swallow
+                 * the bookkeeping that follows. */
+                db->driver->rollback(db, db->drv);
                 rc = script_failed(r, m, dir, 1, rc);
+            }
         }
         if (rc == STRATA_OK)
             rc = in_tx(r, up ? finish_no_tx_up : record_down, m, &s,
