@@ -1,3 +1,612 @@
-/* source_dir.c - placeholder until written. */
+/*
+ * source_dir.c - a migration directory read into a sorted list.
+ *
+ * Two layouts, told apart by looking, not by configuration:
+ *   flat     every *.sql file is a migration file and its name must parse
+ *            (filename.c); NNN_x.up.sql pairs with NNN_x.down.sql, and a
+ *            plain NNN_x.sql may carry its down part after a
+ *            `-- strata:down` line. Versions order NUMERIC.
+ *   folders  as soon as one subdirectory holds an up.sql the directory is
+ *            Diesel's: VERSION_name/{up.sql,down.sql,metadata.toml}; loose
+ *            files beside the folders are not migrations. Versions are the
+ *            digits before the first '_' with dashes removed, ordered as
+ *            strings like Diesel does (numeric order would differ).
+ * Entries are visited in name order so that, when two files clash, the
+ * error always names the same pair. The checksum covers the up file's raw
+ * bytes; the down part of a marker file is in it on purpose, since changing
+ * either half changes what the migration means.
+ */
 #include "strata_int.h"
-typedef int strata__placeholder_source_dir;
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char flat_forms[] =
+    "migration files are named 0001_name.sql, 0001_name.up.sql + "
+    "0001_name.down.sql, V1__name.sql or V1.2__name.sql";
+
+/* A growable list of entry names. */
+typedef struct names {
+    char **v;
+    size_t n, cap;
+} names;
+
+static void names_free(names *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = l->cap = 0;
+}
+
+static int names_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir);
+    int slash = n > 0 && dir[n - 1] == '/';
+    return strata__sprintf("%s%s%s", dir, slash ? "" : "/", name);
+}
+
+static int is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Every entry of `dir` except "." and "..", sorted by name. */
+static int read_names(names *out, const char *dir, strata__err *err)
+{
+    DIR *d = NULL;
+    int rc = STRATA_OK;
+
+    d = opendir(dir);
+    if (d == NULL)
+        goto io_error;
+    for (;;) {
+        errno = 0;
+        struct dirent *de = readdir(d);
+        if (de == NULL) {
+            if (errno != 0)
+                goto io_error;
+            break;
+        }
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (out->n == out->cap) {
+            size_t cap = out->cap ? out->cap * 2 : 32;
+            char **v = realloc(out->v, cap * sizeof *v);
+            if (v == NULL) {
+                rc = strata__err_nomem(err);
+                goto out;
+            }
+            out->v = v;
+            out->cap = cap;
+        }
+        out->v[out->n] = strata__strdup(de->d_name);
+        if (out->v[out->n] == NULL) {
+            rc = strata__err_nomem(err);
+            goto out;
+        }
+        out->n++;
+    }
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof *out->v, names_cmp);
+    goto out;
+
+io_error:
+    rc = strata__err_set(err, STRATA_EUSAGE, STRATA_REASON_IO,
+                         "cannot read migration directory %s: %s", dir,
+                         strerror(errno));
+    strata__err_where(err, dir, 0, 0, 0);
+    strata__err_hint(err, "check that the directory exists and is readable");
+out:
+    if (d != NULL)
+        closedir(d);
+    return rc;
+}
+
+static void migration_clear(strata__migration *m)
+{
+    free(m->version);
+    free(m->name);
+    free(m->up_path);
+    free(m->down_path);
+    memset(m, 0, sizeof *m);
+}
+
+void strata__migrations_free(strata__migrations *list)
+{
+    if (list == NULL)
+        return;
+    for (size_t i = 0; i < list->count; i++)
+        migration_clear(&list->items[i]);
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+long strata__migrations_find(const strata__migrations *list,
+                             const char *version)
+{
+    size_t lo = 0, hi = list->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strata__version_cmp(list->items[mid].version, version,
+                                    list->order);
+        if (c == 0)
+            return (long)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+/* Appends a zeroed migration to `out` and returns it, or NULL on OOM. */
+static strata__migration *push(strata__migrations *out, size_t *cap)
+{
+    if (out->count == *cap) {
+        size_t n = *cap ? *cap * 2 : 32;
+        strata__migration *v = realloc(out->items, n * sizeof *v);
+        if (v == NULL)
+            return NULL;
+        out->items = v;
+        *cap = n;
+    }
+    strata__migration *m = &out->items[out->count++];
+    memset(m, 0, sizeof *m);
+    return m;
+}
+
+/* 1 when a line of `buf` is `-- strata:down`, give or take surrounding
+ * blanks and a CR: the same test script.c applies when it splits the file. */
+static int has_down_marker(const char *buf, size_t len)
+{
+    static const char marker[] = "-- strata:down";
+    const size_t mlen = sizeof marker - 1;
+    size_t i = 0;
+    while (i < len) {
+        const char *nl = memchr(buf + i, '\n', len - i);
+        size_t end = nl != NULL ? (size_t)(nl - buf) : len;
+        size_t p = i;
+        while (p < end && (buf[p] == ' ' || buf[p] == '\t'))
+            p++;
+        if (end - p >= mlen && memcmp(buf + p, marker, mlen) == 0) {
+            size_t q = p + mlen;
+            while (q < end && (buf[q] == ' ' || buf[q] == '\t' ||
+                               buf[q] == '\r'))
+                q++;
+            if (q == end)
+                return 1;
+        }
+        i = end + 1;
+    }
+    return 0;
+}
+
+/* Reads the up file of `m`: its checksum, and for a plain flat file whether
+ * it holds a down part. */
+static int read_up(strata__migration *m, int plain, strata__err *err)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    int rc = strata__read_file(&buf, &len, m->up_path, err);
+    if (rc != 0)
+        goto out;
+    rc = strata__checksum(m->checksum, buf, len);
+    if (rc != 0) {
+        rc = strata__err_nomem(err);
+        goto out;
+    }
+    if (plain && has_down_marker(buf, len))
+        m->markers = 1;
+out:
+    free(buf);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Flat layout */
+
+typedef struct flat_entry {
+    const char *fname; /* lent from the names list */
+    char *path;
+    strata__fname f;
+} flat_entry;
+
+static int flat_cmp(const void *a, const void *b)
+{
+    const flat_entry *x = a, *y = b;
+    int c = strata__version_cmp(x->f.version, y->f.version,
+                                STRATA__ORDER_NUMERIC);
+    if (c != 0)
+        return c;
+    if (x->f.kind != y->f.kind)
+        return x->f.kind < y->f.kind ? -1 : 1;
+    return strcmp(x->fname, y->fname);
+}
+
+static int refuse_duplicate(strata__err *err, const flat_entry *a,
+                            const flat_entry *b, const char *hint)
+{
+    int rc = strata__err_set(err, STRATA_EREFUSED, STRATA_REASON_DUPLICATE,
+                             "version %s is claimed by both %s and %s",
+                             b->f.version, a->fname, b->fname);
+    strata__err_where(err, b->path, 0, 0, 0);
+    strata__err_version(err, b->f.version);
+    strata__err_hint(err, "%s", hint);
+    return rc;
+}
+
+/* Turns one group of files sharing a version, [g, g + n), into `m`. */
+static int flat_group(strata__migration *m, flat_entry *g, size_t n,
+                      strata__err *err)
+{
+    flat_entry *up = NULL, *down = NULL;
+
+    for (size_t i = 0; i < n; i++) {
+        flat_entry *e = &g[i];
+        if (e->f.kind == STRATA__FILE_DOWN) {
+            if (down != NULL)
+                return refuse_duplicate(
+                    err, down, e,
+                    "keep one down script per version; renumber or remove "
+                    "the other");
+            down = e;
+        } else {
+            if (up != NULL)
+                return refuse_duplicate(
+                    err, up, e,
+                    up->f.kind != e->f.kind
+                        ? "use either NNN_name.sql or NNN_name.up.sql + "
+                          "NNN_name.down.sql for a version, not both"
+                        : "each version needs exactly one up script; give "
+                          "one of them the next free number");
+            up = e;
+        }
+    }
+    if (up == NULL) {
+        int rc = strata__err_set(err, STRATA_EREFUSED,
+                                 STRATA_REASON_BAD_NAME,
+                                 "%s is a down script without an up script",
+                                 down->fname);
+        strata__err_where(err, down->path, 0, 0, 0);
+        strata__err_version(err, down->f.version);
+        strata__err_hint(err, "add %s_%s.up.sql, or remove the down script",
+                         down->f.version, down->f.name);
+        return rc;
+    }
+    if (down != NULL && strcmp(up->f.name, down->f.name) != 0)
+        return refuse_duplicate(err, up, down,
+                                "an up and a down script of one version "
+                                "must have the same name");
+
+    /* The list owns the strings from here on, whatever happens next. */
+    m->version = up->f.version;
+    m->name = up->f.name;
+    m->up_path = up->path;
+    up->f.version = up->f.name = up->path = NULL;
+    if (down != NULL) {
+        m->down_path = down->path;
+        down->path = NULL;
+    }
+    int rc = read_up(m, up->f.kind == STRATA__FILE_PLAIN, err);
+    if (rc != 0)
+        return rc;
+    if (m->markers && down != NULL) {
+        rc = strata__err_set(err, STRATA_EREFUSED, STRATA_REASON_DUPLICATE,
+                             "version %s has two down scripts: the "
+                             "-- strata:down part of %s and %s",
+                             m->version, up->fname, down->fname);
+        strata__err_where(err, m->down_path, 0, 0, 0);
+        strata__err_version(err, m->version);
+        strata__err_hint(err, "keep one of them");
+        return rc;
+    }
+    if (m->markers) {
+        m->down_path = strata__strdup(m->up_path);
+        if (m->down_path == NULL)
+            return strata__err_nomem(err);
+    }
+    return 0;
+}
+
+static int scan_flat(strata__migrations *out, const char *dir,
+                     const names *nl, strata__err *err)
+{
+    flat_entry *v = NULL;
+    size_t n = 0, cap = 0;
+    int rc = STRATA_OK;
+
+    v = calloc(nl->n ? nl->n : 1, sizeof *v);
+    if (v == NULL) {
+        rc = strata__err_nomem(err);
+        goto out;
+    }
+    for (size_t i = 0; i < nl->n; i++) {
+        const char *fname = nl->v[i];
+        strata__fname f;
+        int prc = strata__filename_parse(&f, fname);
+        if (prc == 1)
+            continue;
+        if (prc < -1) {
+            rc = strata__err_nomem(err);
+            goto out;
+        }
+        char *path = join(dir, fname);
+        if (path == NULL) {
+            strata__fname_free(&f);
+            rc = strata__err_nomem(err);
+            goto out;
+        }
+        /* A directory that happens to end in .sql is not a script. */
+        if (!is_file(path)) {
+            strata__fname_free(&f);
+            free(path);
+            continue;
+        }
+        if (prc == -1) {
+            rc = strata__err_set(err, STRATA_EREFUSED, STRATA_REASON_BAD_NAME,
+                                 "%s is not a migration file name", fname);
+            strata__err_where(err, path, 0, 0, 0);
+            strata__err_hint(err, "%s (the name must not be empty); rename "
+                                  "it, or move it out of the directory",
+                             flat_forms);
+            free(path);
+            goto out;
+        }
+        v[n].fname = fname;
+        v[n].path = path;
+        v[n].f = f;
+        n++;
+    }
+    if (n > 1)
+        qsort(v, n, sizeof *v, flat_cmp);
+
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && strata__version_cmp(v[i].f.version, v[j].f.version,
+                                            STRATA__ORDER_NUMERIC) == 0)
+            j++;
+        strata__migration *m = push(out, &cap);
+        if (m == NULL) {
+            rc = strata__err_nomem(err);
+            goto out;
+        }
+        rc = flat_group(m, v + i, j - i, err);
+        if (rc != 0)
+            goto out;
+        i = j;
+    }
+out:
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].path);
+        strata__fname_free(&v[i].f);
+    }
+    free(v);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Folder layout */
+
+/* 1 when metadata.toml text says `run_in_transaction = false`. Only the
+ * one key Diesel defines is read; a full TOML parser would be overkill. */
+static int meta_says_no_tx(const char *buf, size_t len)
+{
+    static const char key[] = "run_in_transaction";
+    size_t i = 0;
+    while (i < len) {
+        const char *nl = memchr(buf + i, '\n', len - i);
+        size_t end = nl != NULL ? (size_t)(nl - buf) : len;
+        const char *hash = memchr(buf + i, '#', end - i);
+        if (hash != NULL)
+            end = (size_t)(hash - buf);
+        size_t p = i;
+        while (p < end && (buf[p] == ' ' || buf[p] == '\t'))
+            p++;
+        if (end - p >= sizeof key - 1 &&
+            memcmp(buf + p, key, sizeof key - 1) == 0) {
+            p += sizeof key - 1;
+            while (p < end && (buf[p] == ' ' || buf[p] == '\t'))
+                p++;
+            if (p < end && buf[p] == '=') {
+                p++;
+                while (p < end && (buf[p] == ' ' || buf[p] == '\t'))
+                    p++;
+                size_t q = end;
+                while (q > p && (buf[q - 1] == ' ' || buf[q - 1] == '\t' ||
+                                 buf[q - 1] == '\r'))
+                    q--;
+                if (q - p == 5 && memcmp(buf + p, "false", 5) == 0)
+                    return 1;
+            }
+        }
+        i = (nl != NULL ? (size_t)(nl - buf) : len) + 1;
+    }
+    return 0;
+}
+
+static int folder_cmp(const void *a, const void *b)
+{
+    const strata__migration *x = a, *y = b;
+    return strata__version_cmp(x->version, y->version, STRATA__ORDER_STRING);
+}
+
+/* Fills `m` from the folder `sub` (an entry of `dir` holding up.sql). */
+static int folder_one(strata__migration *m, const char *dir, const char *sub,
+                      strata__err *err)
+{
+    char *folder = NULL, *down = NULL, *meta = NULL, *buf = NULL;
+    size_t blen = 0;
+    int rc = STRATA_OK;
+
+    folder = join(dir, sub);
+    if (folder == NULL)
+        goto nomem;
+    m->up_path = join(folder, "up.sql");
+    if (m->up_path == NULL)
+        goto nomem;
+
+    const char *us = strchr(sub, '_');
+    size_t vlen = us != NULL ? (size_t)(us - sub) : 0;
+    int vrc = -1;
+    if (us != NULL && us[1] != '\0')
+        vrc = strata__version_canonical(&m->version, sub, vlen,
+                                        STRATA__ORDER_STRING);
+    if (vrc < -1)
+        goto nomem;
+    if (vrc != 0) {
+        rc = strata__err_set(err, STRATA_EREFUSED, STRATA_REASON_BAD_NAME,
+                             "%s is not a migration folder name", sub);
+        strata__err_where(err, m->up_path, 0, 0, 0);
+        strata__err_hint(err, "migration folders are named VERSION_name, "
+                              "VERSION being digits and dashes, e.g. "
+                              "2025-10-25-120000_create_users");
+        goto out;
+    }
+    m->name = strata__strdup(us + 1);
+    if (m->name == NULL)
+        goto nomem;
+
+    down = join(folder, "down.sql");
+    if (down == NULL)
+        goto nomem;
+    if (is_file(down)) {
+        m->down_path = down;
+        down = NULL;
+    }
+    meta = join(folder, "metadata.toml");
+    if (meta == NULL)
+        goto nomem;
+    if (is_file(meta)) {
+        rc = strata__read_file(&buf, &blen, meta, err);
+        if (rc != 0)
+            goto out;
+        m->meta_no_tx = meta_says_no_tx(buf, blen);
+    }
+    rc = read_up(m, 0, err);
+    goto out;
+
+nomem:
+    rc = strata__err_nomem(err);
+out:
+    free(folder);
+    free(down);
+    free(meta);
+    free(buf);
+    return rc;
+}
+
+static int scan_folders(strata__migrations *out, const char *dir,
+                        const names *nl, const unsigned char *has_up,
+                        strata__err *err)
+{
+    size_t cap = 0;
+    int rc = STRATA_OK;
+
+    for (size_t i = 0; i < nl->n; i++) {
+        if (!has_up[i])
+            continue;
+        strata__migration *m = push(out, &cap);
+        if (m == NULL) {
+            rc = strata__err_nomem(err);
+            goto out;
+        }
+        rc = folder_one(m, dir, nl->v[i], err);
+        if (rc != 0)
+            goto out;
+    }
+    if (out->count > 1)
+        qsort(out->items, out->count, sizeof *out->items, folder_cmp);
+    for (size_t i = 1; i < out->count; i++) {
+        const strata__migration *a = &out->items[i - 1], *b = &out->items[i];
+        if (strcmp(a->version, b->version) == 0) {
+            rc = strata__err_set(err, STRATA_EREFUSED,
+                                 STRATA_REASON_DUPLICATE,
+                                 "version %s is claimed by both %s and %s",
+                                 a->version, a->up_path, b->up_path);
+            strata__err_where(err, b->up_path, 0, 0, 0);
+            strata__err_version(err, b->version);
+            strata__err_hint(err, "dashes in folder versions are ignored, "
+                                  "so each folder needs distinct digits; "
+                                  "renumber one of them");
+            goto out;
+        }
+    }
+out:
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+
+int strata__source_scan(strata__migrations *out, const strata_source *src,
+                        strata__err *err)
+{
+    names nl = {NULL, 0, 0};
+    unsigned char *has_up = NULL;
+    char *path = NULL;
+    int folders = 0;
+    int rc = STRATA_OK;
+
+    out->order = STRATA__ORDER_NUMERIC;
+    out->count = 0;
+    out->items = NULL;
+    if (src == NULL || src->dir == NULL || src->dir[0] == '\0') {
+        rc = strata__err_set(err, STRATA_EUSAGE, STRATA_REASON_IO,
+                             "no migration directory given");
+        strata__err_hint(err, "name the directory that holds the migrations");
+        goto out;
+    }
+    rc = read_names(&nl, src->dir, err);
+    if (rc != 0)
+        goto out;
+
+    /* Dotfiles are editor and VCS litter in either layout. */
+    has_up = calloc(nl.n ? nl.n : 1, 1);
+    if (has_up == NULL) {
+        rc = strata__err_nomem(err);
+        goto out;
+    }
+    int ends_slash = src->dir[strlen(src->dir) - 1] == '/';
+    for (size_t i = 0; i < nl.n; i++) {
+        if (nl.v[i][0] == '.')
+            continue;
+        path = strata__sprintf("%s%s%s/up.sql", src->dir,
+                               ends_slash ? "" : "/", nl.v[i]);
+        if (path == NULL) {
+            rc = strata__err_nomem(err);
+            goto out;
+        }
+        /* stat() of "entry/up.sql" succeeds only when entry is a folder. */
+        if (is_file(path)) {
+            has_up[i] = 1;
+            folders = 1;
+        }
+        free(path);
+        path = NULL;
+    }
+
+    if (folders) {
+        out->order = STRATA__ORDER_STRING;
+        rc = scan_folders(out, src->dir, &nl, has_up, err);
+    } else {
+        rc = scan_flat(out, src->dir, &nl, err);
+    }
+out:
+    if (rc != 0)
+        strata__migrations_free(out);
+    names_free(&nl);
+    free(has_up);
+    free(path);
+    return rc;
+}

@@ -1,3 +1,167 @@
-/* template.c - placeholder until written. */
+/*
+ * template.c - {{schema}} and {{tables.NAME}} in scripts.
+ *
+ * A placeholder is "{{", optional blanks, a word of [A-Za-z0-9_.], optional
+ * blanks, "}}". Known words expand to quoted identifiers; any other word is
+ * refused, because a typo such as {{shcema}} must not reach the database as
+ * text. Everything else that merely contains "{{" (JSON in a string literal,
+ * say) is left alone. Blanks here are spaces and tabs only, and identifiers
+ * from NAME hold no newline, so expansion never moves a line: error lines
+ * from the database still point into the file. The text is measured first,
+ * then written once, so there is one allocation.
+ */
 #include "strata_int.h"
-typedef int strata__placeholder_template;
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum tkind { T_NONE = 0, T_SCHEMA, T_TABLE, T_UNKNOWN } tkind;
+
+typedef struct tmatch {
+    tkind kind;
+    size_t end;           /* offset just past "}}" */
+    size_t word, wlen;    /* the word inside the braces */
+} tmatch;
+
+static int is_word(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_' || c == '.';
+}
+
+/* Classifies the text at sql[i], which starts with "{{". */
+static tmatch match_at(const char *sql, size_t len, size_t i)
+{
+    tmatch t = {T_NONE, 0, 0, 0};
+    size_t p = i + 2;
+    while (p < len && (sql[p] == ' ' || sql[p] == '\t'))
+        p++;
+    size_t w = p;
+    while (p < len && is_word(sql[p]))
+        p++;
+    size_t wlen = p - w;
+    while (p < len && (sql[p] == ' ' || sql[p] == '\t'))
+        p++;
+    if (wlen == 0 || p + 2 > len || sql[p] != '}' || sql[p + 1] != '}')
+        return t;
+    t.end = p + 2;
+    t.word = w;
+    t.wlen = wlen;
+    t.kind = T_UNKNOWN;
+    if (wlen == 6 && memcmp(sql + w, "schema", 6) == 0) {
+        t.kind = T_SCHEMA;
+    } else if (wlen > 7 && memcmp(sql + w, "tables.", 7) == 0 &&
+               memchr(sql + w + 7, '.', wlen - 7) == NULL) {
+        t.kind = T_TABLE;
+        t.word = w + 7; /* from here on, the table's NAME */
+        t.wlen = wlen - 7;
+    }
+    return t;
+}
+
+int strata__template_expand(char **out, size_t *out_len, const char *sql,
+                            size_t len, const strata__template_ctx *tctx,
+                            const char *path, int first_line,
+                            strata__err *err)
+{
+    char *qschema = NULL;
+    char *buf = NULL;
+    int rc = STRATA_OK;
+    const char *schema = tctx != NULL ? tctx->schema : NULL;
+    int qualify = tctx != NULL && tctx->qualify_tables && schema != NULL;
+    size_t need = 0, found = 0;
+
+    *out = NULL;
+    *out_len = 0;
+    if (schema != NULL) {
+        qschema = strata__quote_ident(schema);
+        if (qschema == NULL) {
+            rc = strata__err_nomem(err);
+            goto out;
+        }
+    }
+    size_t qlen = qschema != NULL ? strlen(qschema) : 0;
+
+    /* Pass 1: validate and measure. */
+    for (size_t i = 0; i + 1 < len;) {
+        if (sql[i] != '{' || sql[i + 1] != '{') {
+            i++;
+            need++;
+            continue;
+        }
+        tmatch t = match_at(sql, len, i);
+        if (t.kind == T_NONE) {
+            i++;
+            need++;
+            continue;
+        }
+        if (t.kind == T_UNKNOWN || (t.kind == T_SCHEMA && qschema == NULL)) {
+            int line = first_line + strata__line_of(sql, i) - 1;
+            rc = strata__err_set(err, STRATA_EREFUSED,
+                                 STRATA_REASON_BAD_TEMPLATE,
+                                 t.kind == T_UNKNOWN
+                                     ? "unknown template {{%.*s}}"
+                                     : "template {{%.*s}} but no schema is "
+                                       "set",
+                                 (int)(t.end - i - 4), sql + i + 2);
+            strata__err_where(err, path, line, line,
+                              strata__column_of(sql, i));
+            strata__err_hint(err, t.kind == T_UNKNOWN
+                                      ? "the templates are {{schema}} and "
+                                        "{{tables.NAME}}"
+                                      : "set a schema, or write the name "
+                                        "out");
+            goto out;
+        }
+        found++;
+        if (t.kind == T_SCHEMA)
+            need += qlen;
+        else
+            need += (qualify ? qlen + 1 : 0) + t.wlen + 2;
+        i = t.end;
+    }
+    if (found == 0)
+        goto out;
+    need += 1; /* the last byte the loop above stops short of, if any */
+
+    buf = malloc(need + 1);
+    if (buf == NULL) {
+        rc = strata__err_nomem(err);
+        goto out;
+    }
+    /* Pass 2: write. */
+    size_t o = 0;
+    size_t i = 0;
+    while (i < len) {
+        tmatch t = {T_NONE, 0, 0, 0};
+        if (i + 1 < len && sql[i] == '{' && sql[i + 1] == '{')
+            t = match_at(sql, len, i);
+        if (t.kind == T_NONE) {
+            buf[o++] = sql[i++];
+            continue;
+        }
+        if (t.kind == T_SCHEMA) {
+            memcpy(buf + o, qschema, qlen);
+            o += qlen;
+        } else {
+            if (qualify) {
+                memcpy(buf + o, qschema, qlen);
+                o += qlen;
+                buf[o++] = '.';
+            }
+            buf[o++] = '"';
+            memcpy(buf + o, sql + t.word, t.wlen);
+            o += t.wlen;
+            buf[o++] = '"';
+        }
+        i = t.end;
+    }
+    buf[o] = '\0';
+    *out = buf;
+    *out_len = o;
+    buf = NULL;
+out:
+    free(qschema);
+    free(buf);
+    return rc;
+}
