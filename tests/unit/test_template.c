@@ -1,0 +1,157 @@
+/*
+ * test_template.c - {{schema}} and {{tables.NAME}} expansion.
+ */
+#include "strata_int.h"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+static strata__err err;
+
+static void setup(void)
+{
+    strata__err_clear(&err);
+}
+
+TestSuite(template, .init = setup);
+
+static void expand_to(const char *sql, const strata__template_ctx *t,
+                      const char *want)
+{
+    char *out = (char *)1;
+    size_t len = 99;
+    int rc = strata__template_expand(&out, &len, sql, strlen(sql), t,
+                                     "x.sql", 1, &err);
+    cr_assert_eq(rc, 0, "rc=%d %s", rc, err.pub.message);
+    if (want == NULL) {
+        cr_assert_null(out, "nothing to expand in [%s]", sql);
+        cr_assert_eq(len, 0);
+        return;
+    }
+    cr_assert_not_null(out, "[%s] should expand", sql);
+    cr_assert_str_eq(out, want);
+    cr_assert_eq(len, strlen(want));
+    free(out);
+}
+
+static const strata__template_ctx plain = {"app", 0};
+static const strata__template_ctx qual = {"app", 1};
+
+Test(template, schema)
+{
+    expand_to("CREATE SCHEMA {{schema}};", &plain, "CREATE SCHEMA \"app\";");
+    expand_to("{{schema}}", &plain, "\"app\"");
+    expand_to("{{ schema }}.t", &plain, "\"app\".t");
+    expand_to("{{\tschema\t}}", &plain, "\"app\"");
+}
+
+Test(template, quotes_are_doubled)
+{
+    const strata__template_ctx odd = {"we\"ird", 1};
+    expand_to("{{schema}}", &odd, "\"we\"\"ird\"");
+    expand_to("{{tables.t}}", &odd, "\"we\"\"ird\".\"t\"");
+}
+
+Test(template, tables)
+{
+    expand_to("DROP TABLE {{tables.users}};", &plain,
+              "DROP TABLE \"users\";");
+    expand_to("DROP TABLE {{ tables.users }};", &qual,
+              "DROP TABLE \"app\".\"users\";");
+    expand_to("{{tables.a}} JOIN {{tables.b_2}}", &plain,
+              "\"a\" JOIN \"b_2\"");
+}
+
+Test(template, nothing_to_expand)
+{
+    expand_to("SELECT 1;", &plain, NULL);
+    expand_to("", &plain, NULL);
+    expand_to("SELECT '{{\"a\":1}}';", &plain, NULL);
+    expand_to("{{", &plain, NULL);
+    expand_to("{{}}", &plain, NULL);
+    expand_to("{{ }}", &plain, NULL);
+    expand_to("{{schema}", &plain, NULL);
+    expand_to("{{schema\n}}", &plain, NULL);
+    expand_to("{ {schema}}", &plain, NULL);
+}
+
+Test(template, other_braces_survive_beside_expansion)
+{
+    expand_to("SELECT '{{\"a\":1}}', {{schema}};", &plain,
+              "SELECT '{{\"a\":1}}', \"app\";");
+    expand_to("{{{schema}}}", &plain, "{\"app\"}");
+    expand_to("x{{schema}}", &plain, "x\"app\"");
+    expand_to("{{schema}}y", &plain, "\"app\"y");
+}
+
+Test(template, lines_are_preserved)
+{
+    const char *sql = "A\n{{schema}}\nB {{tables.t}}\nC\n";
+    char *out = NULL;
+    size_t len = 0;
+    cr_assert_eq(strata__template_expand(&out, &len, sql, strlen(sql),
+                                         &qual, "x.sql", 1, &err), 0);
+    int nl = 0;
+    for (size_t i = 0; i < len; i++)
+        nl += out[i] == '\n';
+    cr_assert_eq(nl, 4);
+    free(out);
+}
+
+Test(template, length_is_respected)
+{
+    char *out = NULL;
+    size_t len = 0;
+    /* The placeholder lies beyond len: nothing to expand. */
+    cr_assert_eq(strata__template_expand(&out, &len, "ab{{schema}}", 2,
+                                         &plain, "x.sql", 1, &err), 0);
+    cr_assert_null(out);
+    cr_assert_eq(strata__template_expand(&out, &len, "{{schema}}zz", 10,
+                                         &plain, "x.sql", 1, &err), 0);
+    cr_assert_str_eq(out, "\"app\"");
+    free(out);
+}
+
+static void expect_bad(const char *sql, int first_line, int line,
+                       const char *needle)
+{
+    char *out = (char *)1;
+    size_t len = 0;
+    int rc = strata__template_expand(&out, &len, sql, strlen(sql), &plain,
+                                     "dir/7_x.sql", first_line, &err);
+    cr_assert_eq(rc, STRATA_EREFUSED, "[%s] rc=%d", sql, rc);
+    cr_assert_null(out);
+    cr_assert_eq(err.pub.reason, STRATA_REASON_BAD_TEMPLATE);
+    cr_assert_str_eq(err.pub.file, "dir/7_x.sql");
+    cr_assert_eq(err.pub.line, line, "line %d want %d", err.pub.line, line);
+    cr_assert_not_null(strstr(err.pub.message, needle), "message: %s",
+                       err.pub.message);
+    cr_assert_neq(err.pub.hint[0], '\0');
+}
+
+Test(template, unknown_refused_with_line)
+{
+    expect_bad("{{shcema}}", 1, 1, "shcema");
+    expect_bad("SELECT 1;\n\nSELECT {{ foo }};", 1, 3, "foo");
+    expect_bad("SELECT 1;\n\nSELECT {{ foo }};", 10, 12, "foo");
+    expect_bad("{{tables.}}", 1, 1, "tables.");
+    expect_bad("{{tables.a.b}}", 1, 1, "tables.a.b");
+    expect_bad("{{tables}}", 1, 1, "tables");
+    expect_bad("{{Schema}}", 1, 1, "Schema");
+    expect_bad("{{schema}} {{nope}}", 1, 1, "nope");
+}
+
+Test(template, schema_needs_a_context)
+{
+    char *out = NULL;
+    size_t len = 0;
+    cr_assert_eq(strata__template_expand(&out, &len, "{{schema}}", 10, NULL,
+                                         "x.sql", 1, &err),
+                 STRATA_EREFUSED);
+    cr_assert_eq(err.pub.reason, STRATA_REASON_BAD_TEMPLATE);
+    cr_assert_eq(strata__template_expand(&out, &len, "{{tables.t}}", 12, NULL,
+                                         "x.sql", 1, &err), 0);
+    cr_assert_str_eq(out, "\"t\"");
+    free(out);
+}
