@@ -178,6 +178,8 @@ static int has_down_marker(const char *buf, size_t len)
         const char *nl = memchr(buf + i, '\n', len - i);
         size_t end = nl != NULL ? (size_t)(nl - buf) : len;
         size_t p = i;
+        if (i == 0 && len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
+            p = 3; /* a UTF-8 BOM, as script.c skips it */
         while (p < end && (buf[p] == ' ' || buf[p] == '\t'))
             p++;
         if (end - p >= mlen && memcmp(buf + p, marker, mlen) == 0) {

@@ -167,3 +167,26 @@ Test(corpora, crates_io)
     strata__migrations_free(&l);
     free(dir);
 }
+
+Test(corpora, harbor)
+{
+    char *dir = corpus("harbor/make/migrations/postgresql");
+    strata__migrations l;
+    scan(&l, dir);
+    cr_assert_eq(l.order, STRATA__ORDER_NUMERIC);
+    cr_assert_eq(l.count, 39);
+    /* Titles hold dots; they are names, not dotted versions. */
+    long i = strata__migrations_find(&l, "2");
+    cr_assert_geq(i, 0);
+    cr_assert_str_eq(l.items[i].name, "1.7.0_schema");
+    cr_assert_str_eq(l.items[0].version, "1");
+    for (size_t k = 0; k < l.count; k++) {
+        cr_assert_null(l.items[k].down_path);
+        cr_assert_eq(strchr(l.items[k].version, '.'), NULL);
+    }
+    int downs, empty;
+    load_all(&l, &downs, &empty);
+    cr_assert_eq(downs, 0);
+    strata__migrations_free(&l);
+    free(dir);
+}

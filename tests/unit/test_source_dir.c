@@ -210,6 +210,15 @@ Test(source_dir, markers_make_a_down)
     strata__migrations_free(&l);
 }
 
+Test(source_dir, marker_on_bom_line)
+{
+    put("0001_t.sql", "\xEF\xBB\xBF-- strata:down\nDROP TABLE t;\n");
+    strata__migrations l;
+    scan_ok(&l);
+    cr_assert_eq(l.items[0].markers, 1);
+    strata__migrations_free(&l);
+}
+
 Test(source_dir, markers_only_in_plain_files)
 {
     put("0001_t.up.sql", "SELECT 1;\n-- strata:down\nSELECT 2;\n");
