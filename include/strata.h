@@ -480,7 +480,7 @@ typedef struct strata_history_entry {
     const char *checksum;      /* checksum recorded by this action */
     const char *old_checksum;  /* repair: the checksum it replaced */
     const char *at;            /* ISO 8601 UTC */
-    int64_t execution_ms;
+    int64_t execution_ms;      /* 0 when nothing ran (baseline, repair) */
     const char *applied_by;
     const char *detail;
 } strata_history_entry;

@@ -399,7 +399,7 @@ static int execute(run *r, strata_direction dir)
                                    up ? STRATA_ACTION_UP : STRATA_ACTION_DOWN,
                                    m->version, m->name,
                                    up ? m->up_path : m->down_path, 0, "", "",
-                                   "dry run") != STRATA_OK)
+                                   "") != STRATA_OK)
                 return strata__err_nomem(&db->err);
         }
         return STRATA_OK;
@@ -551,10 +551,9 @@ int strata_redo(strata_report **out, strata *db,
         const strata__migration *m = r.steps[0];
         if (strata__report_add(&r.rb, STRATA_ACTION_DOWN, m->version,
                                m->name, m->down_path, 0, "", "",
-                               "dry run") != STRATA_OK ||
+                               "") != STRATA_OK ||
             strata__report_add(&r.rb, STRATA_ACTION_UP, m->version, m->name,
-                               m->up_path, 0, "", "",
-                               "dry run") != STRATA_OK)
+                               m->up_path, 0, "", "", "") != STRATA_OK)
             rc = strata__err_nomem(&db->err);
         goto out;
     }

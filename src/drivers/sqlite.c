@@ -33,6 +33,20 @@ typedef struct sqlite_state {
     int locked;
 } sqlite_state;
 
+/* SQLITE_BUSY after the busy timeout: another connection kept the
+ * database's own lock longer than --lock-timeout. */
+static int busy_error(strata *db, sqlite_state *st, const char *what)
+{
+    strata__err_set(&db->err, STRATA_ELOCKED, STRATA_REASON_NONE,
+                    "%s: the database stayed locked by another connection "
+                    "for %d ms",
+                    what, db->lock_timeout_ms);
+    strata__err_hint(&db->err, "find the process holding %s open in a "
+                               "long transaction, or raise --lock-timeout",
+                     st->path ? st->path : "the database");
+    return STRATA_ELOCKED;
+}
+
 static int db_error(strata *db, sqlite_state *st, int code, const char *what)
 {
     int ext = sqlite3_extended_errcode(st->conn);
@@ -48,6 +62,8 @@ static int db_error(strata *db, sqlite_state *st, int code, const char *what)
     }
     if ((ext & 0xff) == SQLITE_NOMEM)
         return strata__err_nomem(&db->err);
+    if ((ext & 0xff) == SQLITE_BUSY)
+        return busy_error(db, st, what);
     return strata__err_set(&db->err, code, STRATA_REASON_NONE, "%s: %s",
                            what, msg);
 }
@@ -120,6 +136,8 @@ static int sqlite_open(strata *db, void *vst, const strata__url *url)
     if (rc != SQLITE_OK) {
         int ext = sqlite3_extended_errcode(st->conn);
         strata__err_db(&db->err, sqlite3_errmsg(st->conn), "", "", ext);
+        if ((ext & 0xff) == SQLITE_BUSY)
+            return busy_error(db, st, "cannot read the database schema");
         if ((ext & 0xff) == SQLITE_NOTADB) {
             strata__err_set(&db->err, STRATA_ECONNECT,
                             STRATA_REASON_NOT_A_DATABASE,
