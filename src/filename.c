@@ -62,8 +62,8 @@ int strata__filename_parse(strata__fname *out, const char *fname)
     if (fname[0] == 'V') {
         vstart = i = 1;
         /* Digits and dots; the canonical form rejects empty parts. */
-        while (i < len && ((fname[i] >= '0' && fname[i] <= '9') ||
-                           fname[i] == '.'))
+        while (i < len &&
+               ((fname[i] >= '0' && fname[i] <= '9') || fname[i] == '.'))
             i++;
         vend = i;
         if (i + 2 > len || fname[i] != '_' || fname[i + 1] != '_') {

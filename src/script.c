@@ -66,12 +66,12 @@ int strata__sql_has_content(const char *sql, size_t len)
 
 typedef enum lkind {
     L_BLANK,
-    L_COMMENT,   /* a -- line that is not a directive */
-    L_OTHER,     /* anything else: SQL, or a block comment */
+    L_COMMENT, /* a -- line that is not a directive */
+    L_OTHER,   /* anything else: SQL, or a block comment */
     L_UP,
     L_DOWN,
     L_NOTX,
-    L_UNKNOWN    /* -- strata:something we do not know */
+    L_UNKNOWN /* -- strata:something we do not know */
 } lkind;
 
 typedef struct line {
@@ -89,8 +89,8 @@ static lkind classify(const char *buf, size_t s, size_t e)
         s = 3;
     while (s < e && (buf[s] == ' ' || buf[s] == '\t'))
         s++;
-    while (e > s && (buf[e - 1] == ' ' || buf[e - 1] == '\t' ||
-                     buf[e - 1] == '\r'))
+    while (e > s &&
+           (buf[e - 1] == ' ' || buf[e - 1] == '\t' || buf[e - 1] == '\r'))
         e--;
     if (s == e)
         return L_BLANK;
@@ -124,10 +124,10 @@ static int next_line(line *l, const char *buf, size_t len, size_t pos, int no)
 
 /* What the marker lines say about a file. */
 typedef struct layout {
-    int up_no, down_no;       /* lines of the markers, 0 when absent */
-    size_t up_next;           /* where the up section starts */
-    size_t down_start;        /* the down marker line */
-    size_t down_next;         /* where the down section starts */
+    int up_no, down_no; /* lines of the markers, 0 when absent */
+    size_t up_next;     /* where the up section starts */
+    size_t down_start;  /* the down marker line */
+    size_t down_next;   /* where the down section starts */
     int notx_head, notx_up, notx_down;
 } layout;
 
@@ -167,15 +167,15 @@ static int check_lines(layout *lay, const char *buf, size_t len,
                               "a separate down script needs no marker; "
                               "remove the line",
                               "%s is a down script, -- strata:up does "
-                              "not belong in it", path);
+                              "not belong in it",
+                              path);
             if (lay->up_no != 0)
                 return refuse(err, path, l.no, "keep one -- strata:up line",
                               "%s has a second -- strata:up line", path);
             if (lay->down_no != 0)
                 return refuse(err, path, l.no,
                               "put -- strata:up above -- strata:down",
-                              "%s has -- strata:up after -- strata:down",
-                              path);
+                              "%s has -- strata:up after -- strata:down", path);
             lay->up_no = l.no;
             lay->up_next = l.next;
         } else if (l.kind == L_DOWN) {
@@ -187,8 +187,7 @@ static int check_lines(layout *lay, const char *buf, size_t len,
                               "-- strata:down does not belong in it",
                               path);
             if (lay->down_no != 0)
-                return refuse(err, path, l.no,
-                              "keep one -- strata:down line",
+                return refuse(err, path, l.no, "keep one -- strata:down line",
                               "%s has a second -- strata:down line", path);
             lay->down_no = l.no;
             lay->down_start = l.start;
@@ -247,8 +246,8 @@ void strata__script_free(strata__script *s)
 }
 
 int strata__script_load(strata__script *out, const strata__migration *m,
-                        strata_direction dir,
-                        const strata__template_ctx *tctx, strata__err *err)
+                        strata_direction dir, const strata__template_ctx *tctx,
+                        strata__err *err)
 {
     strata__script s;
     layout lay;
@@ -260,8 +259,8 @@ int strata__script_load(strata__script *out, const strata__migration *m,
     memset(out, 0, sizeof *out);
     if (dir == STRATA_DIRECTION_DOWN && m->down_path == NULL) {
         rc = strata__err_set(err, STRATA_EREFUSED, STRATA_REASON_NO_DOWN,
-                             "migration %s (%s) has no down script",
-                             m->version, m->name);
+                             "migration %s (%s) has no down script", m->version,
+                             m->name);
         strata__err_where(err, m->up_path, 0, 0, 0);
         strata__err_version(err, m->version);
         strata__err_hint(err,
@@ -289,11 +288,10 @@ int strata__script_load(strata__script *out, const strata__migration *m,
     }
     const uint8_t *bad = u8_check((const uint8_t *)s.buf, len);
     if (bad != NULL) {
-        rc = refuse(err, s.path,
-                    strata__line_of(s.buf,
-                                    (size_t)(bad - (const uint8_t *)s.buf)),
-                    "save the script as UTF-8",
-                    "%s is not valid UTF-8", s.path);
+        rc = refuse(
+            err, s.path,
+            strata__line_of(s.buf, (size_t)(bad - (const uint8_t *)s.buf)),
+            "save the script as UTF-8", "%s is not valid UTF-8", s.path);
         goto out;
     }
     rc = check_lines(&lay, s.buf, len, s.path, is_up_file, m->markers, err);
@@ -332,8 +330,8 @@ int strata__script_load(strata__script *out, const strata__migration *m,
     s.no_transaction = notx || m->meta_no_tx;
     s.has_sql = strata__sql_has_content(s.sql, s.len);
 
-    rc = strata__template_expand(&expanded, &elen, s.sql, s.len, tctx,
-                                 s.path, s.first_line, err);
+    rc = strata__template_expand(&expanded, &elen, s.sql, s.len, tctx, s.path,
+                                 s.first_line, err);
     if (rc != 0)
         goto out;
     if (expanded != NULL) {

@@ -139,8 +139,8 @@ long strata__migrations_find(const strata__migrations *list,
     size_t lo = 0, hi = list->count;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = strata__version_cmp(list->items[mid].version, version,
-                                    list->order);
+        int c =
+            strata__version_cmp(list->items[mid].version, version, list->order);
         if (c == 0)
             return (long)mid;
         if (c < 0)
@@ -184,8 +184,8 @@ static int has_down_marker(const char *buf, size_t len)
             p++;
         if (end - p >= mlen && memcmp(buf + p, marker, mlen) == 0) {
             size_t q = p + mlen;
-            while (q < end && (buf[q] == ' ' || buf[q] == '\t' ||
-                               buf[q] == '\r'))
+            while (q < end &&
+                   (buf[q] == ' ' || buf[q] == '\t' || buf[q] == '\r'))
                 q++;
             if (q == end)
                 return 1;
@@ -228,8 +228,8 @@ typedef struct flat_entry {
 static int flat_cmp(const void *a, const void *b)
 {
     const flat_entry *x = a, *y = b;
-    int c = strata__version_cmp(x->f.version, y->f.version,
-                                STRATA__ORDER_NUMERIC);
+    int c =
+        strata__version_cmp(x->f.version, y->f.version, STRATA__ORDER_NUMERIC);
     if (c != 0)
         return c;
     if (x->f.kind != y->f.kind)
@@ -277,8 +277,7 @@ static int flat_group(strata__migration *m, flat_entry *g, size_t n,
         }
     }
     if (up == NULL) {
-        int rc = strata__err_set(err, STRATA_EREFUSED,
-                                 STRATA_REASON_BAD_NAME,
+        int rc = strata__err_set(err, STRATA_EREFUSED, STRATA_REASON_BAD_NAME,
                                  "%s is a down script without an up script",
                                  down->fname);
         strata__err_where(err, down->path, 0, 0, 0);
@@ -322,8 +321,8 @@ static int flat_group(strata__migration *m, flat_entry *g, size_t n,
     return 0;
 }
 
-static int scan_flat(strata__migrations *out, const char *dir,
-                     const names *nl, strata__err *err)
+static int scan_flat(strata__migrations *out, const char *dir, const names *nl,
+                     strata__err *err)
 {
     flat_entry *v = NULL;
     size_t n = 0, cap = 0;
@@ -360,8 +359,9 @@ static int scan_flat(strata__migrations *out, const char *dir,
             rc = strata__err_set(err, STRATA_EREFUSED, STRATA_REASON_BAD_NAME,
                                  "%s is not a migration file name", fname);
             strata__err_where(err, path, 0, 0, 0);
-            strata__err_hint(err, "%s (the name must not be empty); rename "
-                                  "it, or move it out of the directory",
+            strata__err_hint(err,
+                             "%s (the name must not be empty); rename "
+                             "it, or move it out of the directory",
                              flat_forms);
             free(path);
             goto out;
@@ -533,8 +533,7 @@ static int scan_folders(strata__migrations *out, const char *dir,
     for (size_t i = 1; i < out->count; i++) {
         const strata__migration *a = &out->items[i - 1], *b = &out->items[i];
         if (strcmp(a->version, b->version) == 0) {
-            rc = strata__err_set(err, STRATA_EREFUSED,
-                                 STRATA_REASON_DUPLICATE,
+            rc = strata__err_set(err, STRATA_EREFUSED, STRATA_REASON_DUPLICATE,
                                  "version %s is claimed by both %s and %s",
                                  a->version, a->up_path, b->up_path);
             strata__err_where(err, b->up_path, 0, 0, 0);
@@ -583,8 +582,8 @@ int strata__source_scan(strata__migrations *out, const strata_source *src,
     for (size_t i = 0; i < nl.n; i++) {
         if (nl.v[i][0] == '.')
             continue;
-        path = strata__sprintf("%s%s%s/up.sql", src->dir,
-                               ends_slash ? "" : "/", nl.v[i]);
+        path = strata__sprintf("%s%s%s/up.sql", src->dir, ends_slash ? "" : "/",
+                               nl.v[i]);
         if (path == NULL) {
             rc = strata__err_nomem(err);
             goto out;

@@ -19,8 +19,8 @@ typedef enum tkind { T_NONE = 0, T_SCHEMA, T_TABLE, T_UNKNOWN } tkind;
 
 typedef struct tmatch {
     tkind kind;
-    size_t end;           /* offset just past "}}" */
-    size_t word, wlen;    /* the word inside the braces */
+    size_t end;        /* offset just past "}}" */
+    size_t word, wlen; /* the word inside the braces */
 } tmatch;
 
 static int is_word(char c)
@@ -61,8 +61,7 @@ static tmatch match_at(const char *sql, size_t len, size_t i)
 
 int strata__template_expand(char **out, size_t *out_len, const char *sql,
                             size_t len, const strata__template_ctx *tctx,
-                            const char *path, int first_line,
-                            strata__err *err)
+                            const char *path, int first_line, strata__err *err)
 {
     char *qschema = NULL;
     char *buf = NULL;
@@ -97,15 +96,13 @@ int strata__template_expand(char **out, size_t *out_len, const char *sql,
         }
         if (t.kind == T_UNKNOWN || (t.kind == T_SCHEMA && qschema == NULL)) {
             int line = first_line + strata__line_of(sql, i) - 1;
-            rc = strata__err_set(err, STRATA_EREFUSED,
-                                 STRATA_REASON_BAD_TEMPLATE,
-                                 t.kind == T_UNKNOWN
-                                     ? "unknown template {{%.*s}}"
-                                     : "template {{%.*s}} but no schema is "
-                                       "set",
-                                 (int)(t.end - i - 4), sql + i + 2);
-            strata__err_where(err, path, line, line,
-                              strata__column_of(sql, i));
+            rc = strata__err_set(
+                err, STRATA_EREFUSED, STRATA_REASON_BAD_TEMPLATE,
+                t.kind == T_UNKNOWN ? "unknown template {{%.*s}}"
+                                    : "template {{%.*s}} but no schema is "
+                                      "set",
+                (int)(t.end - i - 4), sql + i + 2);
+            strata__err_where(err, path, line, line, strata__column_of(sql, i));
             strata__err_hint(err, t.kind == T_UNKNOWN
                                       ? "the templates are {{schema}} and "
                                         "{{tables.NAME}}"

@@ -44,8 +44,8 @@ static void load_all(const strata__migrations *l, int *downs, int *empty)
         strata__err err;
         strata__err_clear(&err);
         strata__script s;
-        int rc = strata__script_load(&s, &l->items[i], STRATA_DIRECTION_UP,
-                                     &t, &err);
+        int rc = strata__script_load(&s, &l->items[i], STRATA_DIRECTION_UP, &t,
+                                     &err);
         cr_assert_eq(rc, 0, "%s: %s", l->items[i].up_path, err.pub.message);
         cr_assert_eq(s.has_sql, 1, "%s has SQL", l->items[i].up_path);
         strata__script_free(&s);
@@ -136,9 +136,8 @@ Test(corpora, crates_io)
                      "order at %zu", i);
 
     static const char *no_tx[] = {
-        "20241025112826",     "20240212120203",
-        "20250922090805",     "20240305120032",
-        "20240527142004",     "20250929161354",
+        "20241025112826",     "20240212120203", "20250922090805",
+        "20240305120032",     "20240527142004", "20250929161354",
         "202607301400000000",
     };
     size_t flagged = 0;
@@ -157,7 +156,8 @@ Test(corpora, crates_io)
 
     long sp = strata__migrations_find(&l, "20191115182353");
     cr_assert_geq(sp, 0);
-    cr_assert_str_eq(l.items[sp].name, "Add email notifications to crate owners");
+    cr_assert_str_eq(l.items[sp].name,
+                     "Add email notifications to crate owners");
 
     int downs, empty;
     load_all(&l, &downs, &empty);

@@ -5,8 +5,8 @@
 
 #include <criterion/criterion.h>
 
-static void expect_ok(const char *fname, const char *version,
-                      const char *name, strata__file_kind kind)
+static void expect_ok(const char *fname, const char *version, const char *name,
+                      strata__file_kind kind)
 {
     strata__fname f;
     int rc = strata__filename_parse(&f, fname);
@@ -28,10 +28,8 @@ static void expect_rc(const char *fname, int want)
 
 Test(filename, sequential)
 {
-    expect_ok("0001_create_users.sql", "1", "create_users",
-              STRATA__FILE_PLAIN);
-    expect_ok("0001_create_users.up.sql", "1", "create_users",
-              STRATA__FILE_UP);
+    expect_ok("0001_create_users.sql", "1", "create_users", STRATA__FILE_PLAIN);
+    expect_ok("0001_create_users.up.sql", "1", "create_users", STRATA__FILE_UP);
     expect_ok("0001_create_users.down.sql", "1", "create_users",
               STRATA__FILE_DOWN);
     expect_ok("1_x.sql", "1", "x", STRATA__FILE_PLAIN);
@@ -59,8 +57,7 @@ Test(filename, flyway)
 
 Test(filename, names_with_dots_spaces_and_underscores)
 {
-    expect_ok("0002_1.7.0_schema.up.sql", "2", "1.7.0_schema",
-              STRATA__FILE_UP);
+    expect_ok("0002_1.7.0_schema.up.sql", "2", "1.7.0_schema", STRATA__FILE_UP);
     expect_ok("0003_add index on users.sql", "3", "add index on users",
               STRATA__FILE_PLAIN);
     expect_ok("0004_a.b.sql", "4", "a.b", STRATA__FILE_PLAIN);

@@ -31,10 +31,7 @@ static int rm_one(const char *path, const struct stat *st, int flag,
     return remove(path);
 }
 
-static void teardown(void)
-{
-    nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
+static void teardown(void) { nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
 
 TestSuite(script, .init = setup, .fini = teardown);
 TestSuite(has_content);
@@ -101,8 +98,8 @@ static void load_refused(const strata__migration *m, strata_direction dir,
     cr_assert_eq(rc, STRATA_EREFUSED, "rc=%d", rc);
     cr_assert_eq(err.pub.reason, reason, "reason %s: %s",
                  strata_reason_name(err.pub.reason), err.pub.message);
-    cr_assert_eq(err.pub.line, line, "line %d, want %d: %s", err.pub.line,
-                 line, err.pub.message);
+    cr_assert_eq(err.pub.line, line, "line %d, want %d: %s", err.pub.line, line,
+                 err.pub.message);
     cr_assert_str_eq(err.pub.version, "7");
     cr_assert_neq(err.pub.hint[0], '\0');
     cr_assert_null(s.buf);
@@ -534,10 +531,7 @@ Test(script, free_accepts_null_and_zeroed)
 /* ------------------------------------------------------------------------ */
 /* strata__sql_has_content */
 
-static int hc(const char *s)
-{
-    return strata__sql_has_content(s, strlen(s));
-}
+static int hc(const char *s) { return strata__sql_has_content(s, strlen(s)); }
 
 Test(has_content, empty_and_blank)
 {

@@ -278,8 +278,7 @@ Test(source_dir, duplicate_same_number)
 {
     put("001_a.sql", "SELECT 1;\n");
     put("1_b.sql", "SELECT 1;\n");
-    expect_refused(STRATA_REASON_DUPLICATE, "1_b.sql", "001_a.sql",
-                   "1_b.sql");
+    expect_refused(STRATA_REASON_DUPLICATE, "1_b.sql", "001_a.sql", "1_b.sql");
     cr_assert_str_eq(err.pub.version, "1");
 }
 
@@ -436,13 +435,14 @@ Test(source_dir, folders_diesel)
     scan_ok(&l);
     cr_assert_eq(l.order, STRATA__ORDER_STRING);
     cr_assert_eq(l.count, 6);
-    const char *want[] = {"00000000000000", "20170102000000",
-                          "20170831120000", "20191115182353",
+    const char *want[] = {"00000000000000",     "20170102000000",
+                          "20170831120000",     "20191115182353",
                           "202607301400000000", "20270101000000"};
     for (size_t i = 0; i < 6; i++)
         cr_assert_str_eq(l.items[i].version, want[i], "item %zu", i);
     cr_assert_str_eq(l.items[0].name, "diesel_initial_setup");
-    expect_path(l.items[0].up_path, "00000000000000_diesel_initial_setup/up.sql");
+    expect_path(l.items[0].up_path,
+                "00000000000000_diesel_initial_setup/up.sql");
     expect_path(l.items[0].down_path,
                 "00000000000000_diesel_initial_setup/down.sql");
     expect_path(l.items[1].down_path, "20170102000000_plain/down.sql");

@@ -9,10 +9,7 @@
 
 static strata__err err;
 
-static void setup(void)
-{
-    strata__err_clear(&err);
-}
+static void setup(void) { strata__err_clear(&err); }
 
 TestSuite(template, .init = setup);
 
@@ -21,8 +18,8 @@ static void expand_to(const char *sql, const strata__template_ctx *t,
 {
     char *out = (char *)1;
     size_t len = 99;
-    int rc = strata__template_expand(&out, &len, sql, strlen(sql), t,
-                                     "x.sql", 1, &err);
+    int rc = strata__template_expand(&out, &len, sql, strlen(sql), t, "x.sql",
+                                     1, &err);
     cr_assert_eq(rc, 0, "rc=%d %s", rc, err.pub.message);
     if (want == NULL) {
         cr_assert_null(out, "nothing to expand in [%s]", sql);
@@ -55,12 +52,10 @@ Test(template, quotes_are_doubled)
 
 Test(template, tables)
 {
-    expand_to("DROP TABLE {{tables.users}};", &plain,
-              "DROP TABLE \"users\";");
+    expand_to("DROP TABLE {{tables.users}};", &plain, "DROP TABLE \"users\";");
     expand_to("DROP TABLE {{ tables.users }};", &qual,
               "DROP TABLE \"app\".\"users\";");
-    expand_to("{{tables.a}} JOIN {{tables.b_2}}", &plain,
-              "\"a\" JOIN \"b_2\"");
+    expand_to("{{tables.a}} JOIN {{tables.b_2}}", &plain, "\"a\" JOIN \"b_2\"");
 }
 
 Test(template, nothing_to_expand)
@@ -90,8 +85,9 @@ Test(template, lines_are_preserved)
     const char *sql = "A\n{{schema}}\nB {{tables.t}}\nC\n";
     char *out = NULL;
     size_t len = 0;
-    cr_assert_eq(strata__template_expand(&out, &len, sql, strlen(sql),
-                                         &qual, "x.sql", 1, &err), 0);
+    cr_assert_eq(strata__template_expand(&out, &len, sql, strlen(sql), &qual,
+                                         "x.sql", 1, &err),
+                 0);
     int nl = 0;
     for (size_t i = 0; i < len; i++)
         nl += out[i] == '\n';
@@ -104,11 +100,13 @@ Test(template, length_is_respected)
     char *out = NULL;
     size_t len = 0;
     /* The placeholder lies beyond len: nothing to expand. */
-    cr_assert_eq(strata__template_expand(&out, &len, "ab{{schema}}", 2,
-                                         &plain, "x.sql", 1, &err), 0);
+    cr_assert_eq(strata__template_expand(&out, &len, "ab{{schema}}", 2, &plain,
+                                         "x.sql", 1, &err),
+                 0);
     cr_assert_null(out);
-    cr_assert_eq(strata__template_expand(&out, &len, "{{schema}}zz", 10,
-                                         &plain, "x.sql", 1, &err), 0);
+    cr_assert_eq(strata__template_expand(&out, &len, "{{schema}}zz", 10, &plain,
+                                         "x.sql", 1, &err),
+                 0);
     cr_assert_str_eq(out, "\"app\"");
     free(out);
 }
@@ -151,7 +149,8 @@ Test(template, schema_needs_a_context)
                  STRATA_EREFUSED);
     cr_assert_eq(err.pub.reason, STRATA_REASON_BAD_TEMPLATE);
     cr_assert_eq(strata__template_expand(&out, &len, "{{tables.t}}", 12, NULL,
-                                         "x.sql", 1, &err), 0);
+                                         "x.sql", 1, &err),
+                 0);
     cr_assert_str_eq(out, "\"t\"");
     free(out);
 }

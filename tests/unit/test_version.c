@@ -59,8 +59,9 @@ Test(version, canonical_numeric)
 Test(version, canonical_uses_len_not_nul)
 {
     char *out = NULL;
-    cr_assert_eq(strata__version_canonical(&out, "0012_name", 4,
-                                           STRATA__ORDER_NUMERIC), 0);
+    cr_assert_eq(
+        strata__version_canonical(&out, "0012_name", 4, STRATA__ORDER_NUMERIC),
+        0);
     cr_assert_str_eq(out, "12");
     free(out);
 }
