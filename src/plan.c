@@ -230,7 +230,8 @@ int strata__plan_export(strata_plan **out, strata *db, const strata__plan *p)
         m->up_file = strata__arena_strdup(a, e->m ? e->m->up_path : "");
         m->down_file = strata__arena_strdup(a, e->m ? e->m->down_path : "");
         m->reversible = e->m != NULL && e->m->down_path != NULL;
-        m->no_transaction = e->m != NULL && e->m->meta_no_tx;
+        m->no_transaction =
+            e->m != NULL && (e->m->meta_no_tx || e->m->head_no_tx);
         if (!m->version || !m->name || !m->applied_at || !m->applied_by ||
             !m->checksum || !m->recorded_checksum || !m->up_file ||
             !m->down_file)

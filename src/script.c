@@ -122,6 +122,19 @@ static int next_line(line *l, const char *buf, size_t len, size_t pos, int no)
     return 1;
 }
 
+int strata__script_head_no_tx(const char *buf, size_t len)
+{
+    line l;
+    size_t pos = 0;
+    for (int no = 1; next_line(&l, buf, len, pos, no); no++, pos = l.next) {
+        if (l.kind == L_NOTX)
+            return 1;
+        if (l.kind == L_OTHER || l.kind == L_DOWN)
+            return 0;
+    }
+    return 0;
+}
+
 /* What the marker lines say about a file. */
 typedef struct layout {
     int up_no, down_no; /* lines of the markers, 0 when absent */

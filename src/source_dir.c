@@ -211,6 +211,7 @@ static int read_up(strata__migration *m, int plain, strata__err *err)
     }
     if (plain && has_down_marker(buf, len))
         m->markers = 1;
+    m->head_no_tx = strata__script_head_no_tx(buf, len);
 out:
     free(buf);
     return rc;

@@ -162,6 +162,7 @@ typedef struct strata__migration {
                         when the up file holds a `-- strata:down` marker */
     int markers;     /* the up file is split by -- strata:up/down markers */
     int meta_no_tx;  /* metadata.toml says run_in_transaction = false */
+    int head_no_tx;  /* the up script starts with -- strata:no-transaction */
     char checksum[65];
 } strata__migration;
 
@@ -220,6 +221,11 @@ int strata__script_load(strata__script *out, const strata__migration *m,
                         strata_direction dir,
                         const strata__template_ctx *tctx, strata__err *err);
 void strata__script_free(strata__script *s);
+
+/* 1 when the leading comment block of an up script (or of a marker file's
+ * header and up section) holds `-- strata:no-transaction`. Cheap enough for
+ * the directory scan, which has the bytes in hand for the checksum. */
+int strata__script_head_no_tx(const char *buf, size_t len);
 
 /* 1 when sql holds anything besides whitespace, SQL comments and ';'. */
 int strata__sql_has_content(const char *sql, size_t len);
