@@ -40,20 +40,14 @@ static int option(cli_ctx *ctx, int opt, const char *arg, void *state)
     strata_run_options *run = state;
     unsigned long n;
     switch (opt) {
-    case OPT_TO:
-        run->to = arg;
-        return 0;
+    case OPT_TO: run->to = arg; return 0;
     case OPT_STEPS:
         if (cli_parse_count(ctx, "--steps", arg, 1000000, &n) != 0)
             return STRATA_EUSAGE;
         run->steps = (unsigned int)n;
         return 0;
-    case OPT_ALL:
-        run->all = 1;
-        return 0;
-    case OPT_DRY_RUN:
-        run->dry_run = 1;
-        return 0;
+    case OPT_ALL: run->all = 1; return 0;
+    case OPT_DRY_RUN: run->dry_run = 1; return 0;
     }
     return STRATA_EUSAGE;
 }

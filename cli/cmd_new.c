@@ -38,12 +38,8 @@ static int option(cli_ctx *ctx, int opt, const char *arg, void *state)
     (void)ctx;
     (void)arg;
     switch (opt) {
-    case OPT_TIMESTAMP:
-        *flags |= STRATA_NEW_TIMESTAMP;
-        return 0;
-    case OPT_SINGLE:
-        *flags |= STRATA_NEW_SINGLE;
-        return 0;
+    case OPT_TIMESTAMP: *flags |= STRATA_NEW_TIMESTAMP; return 0;
+    case OPT_SINGLE: *flags |= STRATA_NEW_SINGLE; return 0;
     }
     return STRATA_EUSAGE;
 }

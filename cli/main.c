@@ -189,12 +189,8 @@ static int print_version(cli_ctx *ctx)
 int cli_global_option(cli_ctx *ctx, int opt, const char *arg)
 {
     switch (opt) {
-    case 'd':
-        ctx->url = arg;
-        return 0;
-    case 'm':
-        ctx->migrations = arg;
-        return 0;
+    case 'd': ctx->url = arg; return 0;
+    case 'm': ctx->migrations = arg; return 0;
     case OPT_MODULE:
         if (*arg == '\0')
             return usage_error(ctx, "--module needs a non-empty name");
@@ -218,15 +214,9 @@ int cli_global_option(cli_ctx *ctx, int opt, const char *arg)
         ctx->lock_timeout_ms = (int)(s * 1000.0 + 0.5);
         return 0;
     }
-    case OPT_JSON:
-        ctx->json = 1;
-        return 0;
-    case 'q':
-        ctx->quiet = 1;
-        return 0;
-    case 'v':
-        ctx->verbose++;
-        return 0;
+    case OPT_JSON: ctx->json = 1; return 0;
+    case 'q': ctx->quiet = 1; return 0;
+    case 'v': ctx->verbose++; return 0;
     case 'h':
         if (ctx->command != NULL) {
             if (ctx->json)
@@ -239,10 +229,8 @@ int cli_global_option(cli_ctx *ctx, int opt, const char *arg)
             cli_print_usage(stdout);
         }
         return CLI_HELP;
-    case OPT_VERSION:
-        return print_version(ctx);
-    default:
-        return usage_error(ctx, "unexpected option");
+    case OPT_VERSION: return print_version(ctx);
+    default: return usage_error(ctx, "unexpected option");
     }
 }
 

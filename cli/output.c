@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cli_human(const cli_ctx *ctx) { return !ctx->json && !ctx->quiet; }
+int cli_human(const cli_ctx *ctx)
+{
+    return !ctx->json && !ctx->quiet;
+}
 
 json_t *cli_doc(cli_ctx *ctx)
 {
@@ -301,18 +304,12 @@ void cli_print_table(const char *const *cells, size_t rows, size_t cols)
 static const char *done_verb(strata_action a)
 {
     switch (a) {
-    case STRATA_ACTION_UP:
-        return "applied";
-    case STRATA_ACTION_DOWN:
-        return "reverted";
-    case STRATA_ACTION_BASELINE:
-        return "baselined";
-    case STRATA_ACTION_REPAIR:
-        return "repaired";
-    case STRATA_ACTION_FORGET:
-        return "forgot";
-    case STRATA_ACTION_CREATE:
-        return "created";
+    case STRATA_ACTION_UP: return "applied";
+    case STRATA_ACTION_DOWN: return "reverted";
+    case STRATA_ACTION_BASELINE: return "baselined";
+    case STRATA_ACTION_REPAIR: return "repaired";
+    case STRATA_ACTION_FORGET: return "forgot";
+    case STRATA_ACTION_CREATE: return "created";
     }
     return strata_action_name(a);
 }
@@ -320,18 +317,12 @@ static const char *done_verb(strata_action a)
 static const char *dry_verb(strata_action a)
 {
     switch (a) {
-    case STRATA_ACTION_UP:
-        return "would apply";
-    case STRATA_ACTION_DOWN:
-        return "would revert";
-    case STRATA_ACTION_BASELINE:
-        return "would baseline";
-    case STRATA_ACTION_REPAIR:
-        return "would repair";
-    case STRATA_ACTION_FORGET:
-        return "would forget";
-    case STRATA_ACTION_CREATE:
-        return "would create";
+    case STRATA_ACTION_UP: return "would apply";
+    case STRATA_ACTION_DOWN: return "would revert";
+    case STRATA_ACTION_BASELINE: return "would baseline";
+    case STRATA_ACTION_REPAIR: return "would repair";
+    case STRATA_ACTION_FORGET: return "would forget";
+    case STRATA_ACTION_CREATE: return "would create";
     }
     return strata_action_name(a);
 }
@@ -554,7 +545,6 @@ void cli_on_event(const strata_event *ev, void *payload)
     case STRATA_EVENT_RUN_DONE:
         fprintf(stderr, "strata: done in %s\n", ms);
         break;
-    case STRATA_EVENT_LOG:
-        break;
+    case STRATA_EVENT_LOG: break;
     }
 }

@@ -80,23 +80,23 @@ typedef enum strata_code {
  */
 typedef enum strata_reason {
     STRATA_REASON_NONE = 0,
-    STRATA_REASON_MODIFIED,       /* applied script changed since */
-    STRATA_REASON_MISSING,        /* applied version has no script any more */
-    STRATA_REASON_OUT_OF_ORDER,   /* pending version below an applied one */
-    STRATA_REASON_DIRTY,          /* a no-transaction step did not finish */
-    STRATA_REASON_DUPLICATE,      /* two files claim one version */
-    STRATA_REASON_BAD_NAME,       /* a file name that does not parse */
-    STRATA_REASON_BAD_SCRIPT,     /* empty, NUL byte, bad UTF-8, directive */
-    STRATA_REASON_IRREVERSIBLE,   /* down script empty or comment-only */
-    STRATA_REASON_NO_DOWN,        /* no down script at all */
-    STRATA_REASON_UNKNOWN_VERSION,/* a version named by the caller is absent */
-    STRATA_REASON_BAD_TEMPLATE,   /* an unknown {{...}} placeholder */
-    STRATA_REASON_EXISTS,         /* a file to create already exists */
-    STRATA_REASON_BAD_URL,        /* a database URL that does not parse */
-    STRATA_REASON_BAD_OPTION,     /* an option value out of range */
-    STRATA_REASON_IO,             /* a file or directory cannot be read */
-    STRATA_REASON_READ_ONLY,      /* the database cannot be written */
-    STRATA_REASON_NOT_A_DATABASE  /* the file is not a database */
+    STRATA_REASON_MODIFIED,        /* applied script changed since */
+    STRATA_REASON_MISSING,         /* applied version has no script any more */
+    STRATA_REASON_OUT_OF_ORDER,    /* pending version below an applied one */
+    STRATA_REASON_DIRTY,           /* a no-transaction step did not finish */
+    STRATA_REASON_DUPLICATE,       /* two files claim one version */
+    STRATA_REASON_BAD_NAME,        /* a file name that does not parse */
+    STRATA_REASON_BAD_SCRIPT,      /* empty, NUL byte, bad UTF-8, directive */
+    STRATA_REASON_IRREVERSIBLE,    /* down script empty or comment-only */
+    STRATA_REASON_NO_DOWN,         /* no down script at all */
+    STRATA_REASON_UNKNOWN_VERSION, /* a version named by the caller is absent */
+    STRATA_REASON_BAD_TEMPLATE,    /* an unknown {{...}} placeholder */
+    STRATA_REASON_EXISTS,          /* a file to create already exists */
+    STRATA_REASON_BAD_URL,         /* a database URL that does not parse */
+    STRATA_REASON_BAD_OPTION,      /* an option value out of range */
+    STRATA_REASON_IO,              /* a file or directory cannot be read */
+    STRATA_REASON_READ_ONLY,       /* the database cannot be written */
+    STRATA_REASON_NOT_A_DATABASE   /* the file is not a database */
 } strata_reason;
 
 /*
@@ -107,17 +107,17 @@ typedef enum strata_reason {
 typedef struct strata_error {
     strata_code code;
     strata_reason reason;
-    const char *message;   /* one line, no "failed to" prefix */
-    const char *hint;      /* what the user can do next, or "" */
-    const char *file;      /* the script or file involved, or "" */
-    const char *version;   /* the migration version involved, or "" */
-    int line;              /* 1-based line of the failing token in file */
-    int statement_line;    /* 1-based line where that statement starts */
-    int column;            /* 1-based column of the failing token */
-    const char *db_message;/* the database's own message, unaltered */
-    const char *db_detail; /* the database's detail, if it gives one */
-    const char *sqlstate;  /* SQLSTATE (PostgreSQL), or "" */
-    int db_code;           /* SQLite extended result code, or 0 */
+    const char *message;    /* one line, no "failed to" prefix */
+    const char *hint;       /* what the user can do next, or "" */
+    const char *file;       /* the script or file involved, or "" */
+    const char *version;    /* the migration version involved, or "" */
+    int line;               /* 1-based line of the failing token in file */
+    int statement_line;     /* 1-based line where that statement starts */
+    int column;             /* 1-based column of the failing token */
+    const char *db_message; /* the database's own message, unaltered */
+    const char *db_detail;  /* the database's detail, if it gives one */
+    const char *sqlstate;   /* SQLSTATE (PostgreSQL), or "" */
+    int db_code;            /* SQLite extended result code, or 0 */
 } strata_error;
 
 /* A constant English name of a code ("failed", "usage", "refused", "locked",
@@ -164,8 +164,8 @@ typedef struct strata_event {
     const char *name;
     const char *file;
     strata_direction direction;
-    size_t index;              /* 1-based position in this run */
-    size_t total;              /* steps planned in this run */
+    size_t index; /* 1-based position in this run */
+    size_t total; /* steps planned in this run */
     int64_t duration_ms;
     const strata_error *error; /* MIGRATION_FAIL only */
     strata_log_level level;    /* LOG only */
@@ -197,8 +197,8 @@ typedef struct strata_source strata_source;
  *                `run_in_transaction = false`); dashes in VERSION are ignored
  *                and versions order as strings; loose files are ignored.
  */
-STRATA_EXTERN STRATA_WARN_UNUSED int strata_source_from_dir(
-    strata_source **out, const char *path);
+STRATA_EXTERN STRATA_WARN_UNUSED int strata_source_from_dir(strata_source **out,
+                                                            const char *path);
 
 /* Frees a source. Accepts NULL. A handle keeps its own copy, so a source may
  * be freed right after strata_open(). */
@@ -224,7 +224,10 @@ typedef struct strata_options {
                                  effective user and host name */
 } strata_options;
 
-#define STRATA_OPTIONS_INIT {STRATA_OPTIONS_VERSION, NULL, NULL, -1, NULL, NULL, NULL}
+#define STRATA_OPTIONS_INIT                                                    \
+    {                                                                          \
+        STRATA_OPTIONS_VERSION, NULL, NULL, -1, NULL, NULL, NULL               \
+    }
 
 /* Fills `opts` with the defaults, as STRATA_OPTIONS_INIT does. */
 STRATA_EXTERN void strata_options_init(strata_options *opts);
@@ -244,9 +247,9 @@ STRATA_EXTERN void strata_options_init(strata_options *opts);
  * Fails with STRATA_EUSAGE (bad URL or option), STRATA_ECONNECT (cannot open,
  * or not a database), STRATA_ENOMEM.
  */
-STRATA_EXTERN STRATA_WARN_UNUSED int strata_open(
-    strata **out, const char *url, const strata_source *source,
-    const strata_options *opts);
+STRATA_EXTERN STRATA_WARN_UNUSED int strata_open(strata **out, const char *url,
+                                                 const strata_source *source,
+                                                 const strata_options *opts);
 
 /* Closes the handle, its connection and any lock it holds. Accepts NULL. */
 STRATA_EXTERN void strata_close(strata *db);
@@ -274,23 +277,23 @@ STRATA_EXTERN const char *strata_state_name(strata_state state);
 /* One migration as the plan sees it. Strings are "" when they do not apply,
  * never NULL. */
 typedef struct strata_migration {
-    const char *version;       /* canonical version: "1", "1.2", "2017..." */
+    const char *version; /* canonical version: "1", "1.2", "2017..." */
     const char *name;
     strata_state state;
-    const char *applied_at;    /* ISO 8601 UTC, "" when not recorded */
-    int64_t execution_ms;      /* -1 when not recorded */
+    const char *applied_at; /* ISO 8601 UTC, "" when not recorded */
+    int64_t execution_ms;   /* -1 when not recorded */
     const char *applied_by;
-    const char *checksum;      /* SHA-256 hex of the script, "" if missing */
+    const char *checksum; /* SHA-256 hex of the script, "" if missing */
     const char *recorded_checksum; /* from the tracking table, or "" */
-    const char *up_file;       /* path of the up script, "" if missing */
-    const char *down_file;     /* path of the down script, "" if none */
-    int reversible;            /* has a down script with SQL in it */
-    int no_transaction;        /* up runs outside a transaction */
+    const char *up_file;           /* path of the up script, "" if missing */
+    const char *down_file;         /* path of the down script, "" if none */
+    int reversible;                /* has a down script with SQL in it */
+    int no_transaction;            /* up runs outside a transaction */
 } strata_migration;
 
 typedef struct strata_plan {
     const char *module;
-    const char *current;       /* highest applied version, "0" when none */
+    const char *current; /* highest applied version, "0" when none */
     size_t count;
     const strata_migration *const *migrations; /* in version order */
 } strata_plan;
@@ -313,9 +316,8 @@ STRATA_EXTERN STRATA_WARN_UNUSED int strata_status(strata_plan **out,
  * out-of-order unless `allow_out_of_order`). On refusal *out still receives
  * the plan, so the caller can show every problem.
  */
-STRATA_EXTERN STRATA_WARN_UNUSED int strata_validate(strata_plan **out,
-                                                     strata *db,
-                                                     int allow_out_of_order);
+STRATA_EXTERN STRATA_WARN_UNUSED int
+strata_validate(strata_plan **out, strata *db, int allow_out_of_order);
 
 /* Frees a plan. Accepts NULL. */
 STRATA_EXTERN void strata_plan_free(strata_plan *plan);
@@ -346,7 +348,10 @@ typedef struct strata_run_options {
     int allow_out_of_order; /* up: apply out-of-order migrations too */
 } strata_run_options;
 
-#define STRATA_RUN_OPTIONS_INIT {STRATA_RUN_OPTIONS_VERSION, NULL, 0, 0, 0, 0, 0}
+#define STRATA_RUN_OPTIONS_INIT                                                \
+    {                                                                          \
+        STRATA_RUN_OPTIONS_VERSION, NULL, 0, 0, 0, 0, 0                        \
+    }
 
 /* Fills `opts` with the defaults, as STRATA_RUN_OPTIONS_INIT does. */
 STRATA_EXTERN void strata_run_options_init(strata_run_options *opts);
@@ -369,17 +374,17 @@ typedef struct strata_step {
     strata_action action;
     const char *version;
     const char *name;
-    const char *file;          /* script run, or file created */
-    int64_t duration_ms;       /* execution time; 0 when nothing ran */
-    const char *old_checksum;  /* repair: what was recorded, else "" */
-    const char *new_checksum;  /* repair/baseline/up: what is recorded now */
-    const char *detail;        /* a short human note, or "" */
+    const char *file;         /* script run, or file created */
+    int64_t duration_ms;      /* execution time; 0 when nothing ran */
+    const char *old_checksum; /* repair: what was recorded, else "" */
+    const char *new_checksum; /* repair/baseline/up: what is recorded now */
+    const char *detail;       /* a short human note, or "" */
 } strata_step;
 
 typedef struct strata_report {
     const char *module;
-    const char *from_version;  /* current version before the command */
-    const char *to_version;    /* current version after it */
+    const char *from_version; /* current version before the command */
+    const char *to_version;   /* current version after it */
     int dry_run;
     size_t count;
     const strata_step *const *steps;
@@ -405,8 +410,7 @@ STRATA_EXTERN void strata_report_free(strata_report *report);
  * STRATA_EUSAGE, STRATA_ELOCKED, STRATA_ECONNECT, STRATA_EREFUSED and
  * STRATA_ENOMEM, *out may be NULL.
  */
-STRATA_EXTERN STRATA_WARN_UNUSED int strata_up(strata_report **out,
-                                               strata *db,
+STRATA_EXTERN STRATA_WARN_UNUSED int strata_up(strata_report **out, strata *db,
                                                const strata_run_options *opts);
 
 /*
@@ -416,13 +420,13 @@ STRATA_EXTERN STRATA_WARN_UNUSED int strata_up(strata_report **out,
  * or comment-only one (STRATA_REASON_IRREVERSIBLE), or when the plan has a
  * modified, missing or dirty migration. Reports and fails like strata_up().
  */
-STRATA_EXTERN STRATA_WARN_UNUSED int strata_down(
-    strata_report **out, strata *db, const strata_run_options *opts);
+STRATA_EXTERN STRATA_WARN_UNUSED int
+strata_down(strata_report **out, strata *db, const strata_run_options *opts);
 
 /* Reverts the newest applied migration and applies it again, under one
  * lock. Refuses like strata_down(). */
-STRATA_EXTERN STRATA_WARN_UNUSED int strata_redo(
-    strata_report **out, strata *db, const strata_run_options *opts);
+STRATA_EXTERN STRATA_WARN_UNUSED int
+strata_redo(strata_report **out, strata *db, const strata_run_options *opts);
 
 /*
  * Records every migration of the source up to and including `version` as
@@ -430,9 +434,8 @@ STRATA_EXTERN STRATA_WARN_UNUSED int strata_redo(
  * Already-recorded migrations are left alone. Each record goes to the
  * history as a baseline. Fails with STRATA_EUSAGE for a malformed version.
  */
-STRATA_EXTERN STRATA_WARN_UNUSED int strata_baseline(strata_report **out,
-                                                     strata *db,
-                                                     const char *version);
+STRATA_EXTERN STRATA_WARN_UNUSED int
+strata_baseline(strata_report **out, strata *db, const char *version);
 
 /*
  * The one audited way to accept what happened outside strata: clears every
@@ -449,9 +452,8 @@ STRATA_EXTERN STRATA_WARN_UNUSED int strata_repair(strata_report **out,
  * records that in the history. Fails with STRATA_EREFUSED
  * (STRATA_REASON_UNKNOWN_VERSION) when no such row exists.
  */
-STRATA_EXTERN STRATA_WARN_UNUSED int strata_forget(strata_report **out,
-                                                   strata *db,
-                                                   const char *version);
+STRATA_EXTERN STRATA_WARN_UNUSED int
+strata_forget(strata_report **out, strata *db, const char *version);
 
 #define STRATA_NEW_TIMESTAMP 1u /* 14-digit UTC timestamp, not sequential */
 #define STRATA_NEW_SINGLE 2u    /* one file with up/down markers */
@@ -465,8 +467,8 @@ STRATA_EXTERN STRATA_WARN_UNUSED int strata_forget(strata_report **out,
  * (STRATA_REASON_EXISTS) if a file is in the way. The report lists the files
  * created (STRATA_ACTION_CREATE).
  */
-STRATA_EXTERN STRATA_WARN_UNUSED int strata_new(strata_report **out,
-                                                strata *db, const char *name,
+STRATA_EXTERN STRATA_WARN_UNUSED int strata_new(strata_report **out, strata *db,
+                                                const char *name,
                                                 unsigned int flags);
 
 /* ------------------------------------------------------------------------ */
@@ -477,10 +479,10 @@ typedef struct strata_history_entry {
     strata_action action;
     const char *version;
     const char *name;
-    const char *checksum;      /* checksum recorded by this action */
-    const char *old_checksum;  /* repair: the checksum it replaced */
-    const char *at;            /* ISO 8601 UTC */
-    int64_t execution_ms;      /* 0 when nothing ran (baseline, repair) */
+    const char *checksum;     /* checksum recorded by this action */
+    const char *old_checksum; /* repair: the checksum it replaced */
+    const char *at;           /* ISO 8601 UTC */
+    int64_t execution_ms;     /* 0 when nothing ran (baseline, repair) */
     const char *applied_by;
     const char *detail;
 } strata_history_entry;

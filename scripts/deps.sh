@@ -4,9 +4,9 @@
 set -eu
 
 pkgs="gcc g++ make meson ninja-build pkg-config libsqlite3-dev sqlite3 libssl-dev
-libjansson-dev libunistring-dev libcriterion-dev"
+libjansson-dev libunistring-dev libcriterion-dev clang-format"
 if [ "${1:-}" = "--dev" ]; then
-    pkgs="$pkgs clang clang-format valgrind"
+    pkgs="$pkgs clang valgrind"
 fi
 
 missing=""

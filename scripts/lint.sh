@@ -19,3 +19,15 @@ if [ -n "$bad" ]; then
     echo "$bad" >&2
     exit 1
 fi
+
+# Formatting: clang-format (LLVM base, 4 spaces, 80 columns; .clang-format).
+if command -v clang-format >/dev/null 2>&1; then
+    unformatted=$(for f in $(git ls-files '*.c' '*.h' '*.cpp' 2>/dev/null); do
+        clang-format "$f" | cmp -s "$f" - || echo "$f"
+    done)
+    if [ -n "$unformatted" ]; then
+        echo "lint: not clang-formatted (run: clang-format -i FILE):" >&2
+        echo "$unformatted" >&2
+        exit 1
+    fi
+fi

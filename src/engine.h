@@ -72,9 +72,9 @@ int strata__history_load(strata_history_list **out, strata *db, size_t limit);
 /* plan.c: the source merged with the tracking rows. */
 
 typedef struct strata__entry {
-    const char *version;          /* from m or row */
-    const strata__migration *m;   /* NULL when missing */
-    const strata__row *row;       /* NULL when not recorded */
+    const char *version;        /* from m or row */
+    const strata__migration *m; /* NULL when missing */
+    const strata__row *row;     /* NULL when not recorded */
     strata_state state;
 } strata__entry;
 
@@ -82,8 +82,8 @@ typedef struct strata__plan {
     strata__migrations source;
     strata__rows rows;
     size_t count;
-    strata__entry *items;         /* in version order */
-    const char *current;          /* highest applied version or "0" */
+    strata__entry *items; /* in version order */
+    const char *current;  /* highest applied version or "0" */
 } strata__plan;
 
 /*
@@ -128,10 +128,9 @@ int strata__report_begin(strata__report_builder *b, strata *db,
                          const char *from_version, int dry_run);
 /* Adds a step; strings are copied. Returns 0 or STRATA_ENOMEM. */
 int strata__report_add(strata__report_builder *b, strata_action action,
-                       const char *version, const char *name,
-                       const char *file, int64_t duration_ms,
-                       const char *old_checksum, const char *new_checksum,
-                       const char *detail);
+                       const char *version, const char *name, const char *file,
+                       int64_t duration_ms, const char *old_checksum,
+                       const char *new_checksum, const char *detail);
 /* Hands the report to *out (sets to_version). */
 void strata__report_finish(strata__report_builder *b, strata_report **out,
                            const char *to_version);

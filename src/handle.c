@@ -5,8 +5,8 @@
  * A handle owns copies of everything it was given. Like sqlite3_open(), a
  * failed open still returns the handle so the caller can read the error.
  */
-#include "engine.h"
 #include "drivers/driver.h"
+#include "engine.h"
 
 #include <pwd.h>
 #include <stdlib.h>
@@ -35,10 +35,11 @@ const char *strata_code_name(int code)
 const char *strata_reason_name(strata_reason reason)
 {
     static const char *const names[] = {
-        "none", "modified", "missing", "out_of_order", "dirty",
-        "duplicate", "bad_name", "bad_script", "irreversible", "no_down",
-        "unknown_version", "bad_template", "exists", "bad_url",
-        "bad_option", "io", "read_only", "not_a_database",
+        "none",         "modified",       "missing",         "out_of_order",
+        "dirty",        "duplicate",      "bad_name",        "bad_script",
+        "irreversible", "no_down",        "unknown_version", "bad_template",
+        "exists",       "bad_url",        "bad_option",      "io",
+        "read_only",    "not_a_database",
     };
     if ((unsigned)reason < sizeof names / sizeof names[0])
         return names[reason];
@@ -47,7 +48,7 @@ const char *strata_reason_name(strata_reason reason)
 
 const char *strata_state_name(strata_state state)
 {
-    static const char *const names[] = {"applied", "pending", "modified",
+    static const char *const names[] = {"applied", "pending",      "modified",
                                         "missing", "out_of_order", "dirty"};
     if ((unsigned)state < sizeof names / sizeof names[0])
         return names[state];
@@ -154,10 +155,9 @@ static int set_options(strata *db, const strata_options *opts)
     if (opts == NULL)
         opts = &def;
     if (opts->version != STRATA_OPTIONS_VERSION)
-        return strata__err_set(&db->err, STRATA_EUSAGE,
-                               STRATA_REASON_BAD_OPTION,
-                               "options version %u is not supported",
-                               opts->version);
+        return strata__err_set(
+            &db->err, STRATA_EUSAGE, STRATA_REASON_BAD_OPTION,
+            "options version %u is not supported", opts->version);
     const char *module = opts->module ? opts->module : "default";
     const char *table = opts->table ? opts->table : "strata_migrations";
     if (!valid_name(module, 200)) {
@@ -211,9 +211,8 @@ int strata_open(strata **out, const char *url, const strata_source *source,
         strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_BAD_URL,
                         "unsupported database URL (expected a scheme such "
                         "as sqlite:)");
-        strata__err_hint(&db->err,
-                         "write sqlite:relative/path.db or "
-                         "sqlite:///absolute/path.db");
+        strata__err_hint(&db->err, "write sqlite:relative/path.db or "
+                                   "sqlite:///absolute/path.db");
         return STRATA_EUSAGE;
     }
     db->drv = calloc(1, drv->state_size);

@@ -103,8 +103,7 @@ int strata__rows_load(strata__rows *out, strata *db, strata__order order)
     }
     if (out->count > 1)
         qsort(out->items, out->count, sizeof *out->items,
-              order == STRATA__ORDER_STRING ? row_cmp_string
-                                            : row_cmp_numeric);
+              order == STRATA__ORDER_STRING ? row_cmp_string : row_cmp_numeric);
     return STRATA_OK;
 }
 
@@ -187,8 +186,8 @@ int strata__row_set_checksum(strata *db, const char *version,
 int strata__row_delete(strata *db, const char *version)
 {
     const char *params[] = {db->module, version};
-    return run(db, "DELETE FROM %s WHERE module = ? AND version = ?",
-               db->table, 2, params, NULL, NULL);
+    return run(db, "DELETE FROM %s WHERE module = ? AND version = ?", db->table,
+               2, params, NULL, NULL);
 }
 
 int strata__history_add(strata *db, strata_action action, const char *version,
@@ -261,8 +260,8 @@ static int hist_cb(void *payload, int ncols, const char *const *v)
     e->execution_ms = v[7] ? strtoll(v[7], NULL, 10) : 0;
     e->applied_by = strata__arena_strdup(c->arena, v[8]);
     e->detail = strata__arena_strdup(c->arena, v[9]);
-    if (!e->version || !e->name || !e->checksum || !e->old_checksum ||
-        !e->at || !e->applied_by || !e->detail) {
+    if (!e->version || !e->name || !e->checksum || !e->old_checksum || !e->at ||
+        !e->applied_by || !e->detail) {
         c->nomem = 1;
         return 1;
     }

@@ -48,9 +48,8 @@ int strata__plan_load(strata__plan *out, strata *db)
         if (c < 0) {
             e->m = &s->items[i++];
             e->version = e->m->version;
-            e->state = highest != NULL &&
-                               strata__version_cmp(e->version, highest,
-                                                   order) < 0
+            e->state = highest != NULL && strata__version_cmp(
+                                              e->version, highest, order) < 0
                            ? STRATA_STATE_OUT_OF_ORDER
                            : STRATA_STATE_PENDING;
             continue;
@@ -112,8 +111,10 @@ int strata__plan_check(strata *db, const strata__plan *p,
     const char *v = first->version, *name = name_of(first);
     char more[96] = "";
     if (problems > 1)
-        snprintf(more, sizeof more, " (and %zu more problems: see strata "
-                                    "status)", problems - 1);
+        snprintf(more, sizeof more,
+                 " (and %zu more problems: see strata "
+                 "status)",
+                 problems - 1);
     strata__err_version(err, v);
     if (first->m != NULL)
         strata__err_where(err, first->m->up_path, 0, 0, 0);
@@ -123,9 +124,10 @@ int strata__plan_check(strata *db, const strata__plan *p,
                         "migration %s (%s) was changed after it was "
                         "applied%s",
                         v, name, more);
-        strata__err_hint(err, "restore the script as it was applied "
-                              "(recorded checksum %.12s...), or run `strata "
-                              "repair` to accept the change",
+        strata__err_hint(err,
+                         "restore the script as it was applied "
+                         "(recorded checksum %.12s...), or run `strata "
+                         "repair` to accept the change",
                          first->row->checksum);
         break;
     case STRATA_STATE_MISSING:
@@ -133,8 +135,9 @@ int strata__plan_check(strata *db, const strata__plan *p,
                         "migration %s (%s) is applied but its script is "
                         "gone%s",
                         v, name, more);
-        strata__err_hint(err, "restore the script, or run `strata forget "
-                              "%s` if it was removed on purpose",
+        strata__err_hint(err,
+                         "restore the script, or run `strata forget "
+                         "%s` if it was removed on purpose",
                          v);
         break;
     case STRATA_STATE_DIRTY:
@@ -151,8 +154,9 @@ int strata__plan_check(strata *db, const strata__plan *p,
                         "migration %s (%s) is pending but older than the "
                         "applied version %s%s",
                         v, name, p->current, more);
-        strata__err_hint(err, "give it a version above %s, or pass "
-                              "--allow-out-of-order to apply it anyway",
+        strata__err_hint(err,
+                         "give it a version above %s, or pass "
+                         "--allow-out-of-order to apply it anyway",
                          p->current);
         break;
     }
@@ -181,8 +185,7 @@ int strata__load_runnable(strata__script *out, strata *db,
         strata__err_hint(&db->err, "write the migration's SQL in the file, "
                                    "or delete the file");
     } else {
-        strata__err_set(&db->err, STRATA_EREFUSED,
-                        STRATA_REASON_IRREVERSIBLE,
+        strata__err_set(&db->err, STRATA_EREFUSED, STRATA_REASON_IRREVERSIBLE,
                         "migration %s (%s) is irreversible: its down "
                         "script is empty or only comments",
                         m->version, m->name);
@@ -205,8 +208,8 @@ int strata__plan_export(strata_plan **out, strata *db, const strata__plan *p)
     if (box == NULL)
         return strata__err_nomem(&db->err);
     strata__arena *a = &box->arena;
-    strata_migration **list = strata__arena_alloc(a, (p->count + 1) *
-                                                         sizeof *list);
+    strata_migration **list =
+        strata__arena_alloc(a, (p->count + 1) * sizeof *list);
     box->pub.module = strata__arena_strdup(a, db->module);
     box->pub.current = strata__arena_strdup(a, p->current);
     if (list == NULL || !box->pub.module || !box->pub.current)
@@ -219,11 +222,11 @@ int strata__plan_export(strata_plan **out, strata *db, const strata__plan *p)
         m->version = strata__arena_strdup(a, e->version);
         m->name = strata__arena_strdup(a, name_of(e));
         m->state = e->state;
-        m->applied_at = strata__arena_strdup(a, e->row ? e->row->applied_at
-                                                       : "");
+        m->applied_at =
+            strata__arena_strdup(a, e->row ? e->row->applied_at : "");
         m->execution_ms = e->row ? e->row->execution_ms : -1;
-        m->applied_by = strata__arena_strdup(a, e->row ? e->row->applied_by
-                                                       : "");
+        m->applied_by =
+            strata__arena_strdup(a, e->row ? e->row->applied_by : "");
         m->checksum = strata__arena_strdup(a, e->m ? e->m->checksum : "");
         m->recorded_checksum =
             strata__arena_strdup(a, e->row ? e->row->checksum : "");

@@ -36,10 +36,9 @@ int strata__report_begin(strata__report_builder *b, strata *db,
 }
 
 int strata__report_add(strata__report_builder *b, strata_action action,
-                       const char *version, const char *name,
-                       const char *file, int64_t duration_ms,
-                       const char *old_checksum, const char *new_checksum,
-                       const char *detail)
+                       const char *version, const char *name, const char *file,
+                       int64_t duration_ms, const char *old_checksum,
+                       const char *new_checksum, const char *detail)
 {
     report_box *box = (report_box *)b->report;
     if (b->report->count == b->cap) {

@@ -35,10 +35,9 @@ static int check_run_options(strata *db, const strata_run_options *in,
     strata_run_options def = STRATA_RUN_OPTIONS_INIT;
     *out = in != NULL ? *in : def;
     if (out->version != STRATA_RUN_OPTIONS_VERSION)
-        return strata__err_set(&db->err, STRATA_EUSAGE,
-                               STRATA_REASON_BAD_OPTION,
-                               "run options version %u is not supported",
-                               out->version);
+        return strata__err_set(
+            &db->err, STRATA_EUSAGE, STRATA_REASON_BAD_OPTION,
+            "run options version %u is not supported", out->version);
     int targets = (out->to != NULL) + (out->steps != 0) + (out->all != 0);
     if (targets > 1) {
         strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_BAD_OPTION,
@@ -79,8 +78,7 @@ static int run_open(run *r, strata *db, const strata_run_options *opts,
     if (rc != STRATA_OK)
         return rc;
     r->plan_loaded = 1;
-    return strata__report_begin(&r->rb, db, r->plan.current,
-                                r->opts.dry_run);
+    return strata__report_begin(&r->rb, db, r->plan.current, r->opts.dry_run);
 }
 
 /* The version the database is at now, read back after a run. */
@@ -159,8 +157,7 @@ static int parse_version(run *r, const char *text, char **out)
 
 static int unknown_version(run *r, const char *text)
 {
-    strata__err_set(&r->db->err, STRATA_EREFUSED,
-                    STRATA_REASON_UNKNOWN_VERSION,
+    strata__err_set(&r->db->err, STRATA_EREFUSED, STRATA_REASON_UNKNOWN_VERSION,
                     "version %s is not a migration in %s", text, r->db->dir);
     strata__err_hint(&r->db->err, "run `strata status` to see the versions");
     return STRATA_EREFUSED;
@@ -243,8 +240,9 @@ static int script_failed(run *r, const strata__migration *m,
     return rc;
 }
 
-static int in_tx(run *r, int (*body)(run *, const strata__migration *,
-                                     const strata__script *, int64_t),
+static int in_tx(run *r,
+                 int (*body)(run *, const strata__migration *,
+                             const strata__script *, int64_t),
                  const strata__migration *m, const strata__script *s,
                  int64_t ms)
 {
@@ -264,11 +262,10 @@ static int record_up(run *r, const strata__migration *m,
                      const strata__script *s, int64_t ms)
 {
     (void)s;
-    int rc = strata__row_insert(r->db, m, m->checksum, STRATA__ROW_APPLIED,
-                                ms);
+    int rc = strata__row_insert(r->db, m, m->checksum, STRATA__ROW_APPLIED, ms);
     if (rc == STRATA_OK)
-        rc = strata__history_add(r->db, STRATA_ACTION_UP, m->version,
-                                 m->name, m->checksum, NULL, ms, "");
+        rc = strata__history_add(r->db, STRATA_ACTION_UP, m->version, m->name,
+                                 m->checksum, NULL, ms, "");
     return rc;
 }
 
@@ -276,12 +273,11 @@ static int finish_no_tx_up(run *r, const strata__migration *m,
                            const strata__script *s, int64_t ms)
 {
     (void)s;
-    int rc = strata__row_set_state(r->db, m->version, STRATA__ROW_APPLIED,
-                                   ms, 1);
+    int rc =
+        strata__row_set_state(r->db, m->version, STRATA__ROW_APPLIED, ms, 1);
     if (rc == STRATA_OK)
-        rc = strata__history_add(r->db, STRATA_ACTION_UP, m->version,
-                                 m->name, m->checksum, NULL, ms,
-                                 "no-transaction");
+        rc = strata__history_add(r->db, STRATA_ACTION_UP, m->version, m->name,
+                                 m->checksum, NULL, ms, "no-transaction");
     return rc;
 }
 
@@ -299,8 +295,8 @@ static int record_down(run *r, const strata__migration *m,
     (void)s;
     int rc = strata__row_delete(r->db, m->version);
     if (rc == STRATA_OK)
-        rc = strata__history_add(r->db, STRATA_ACTION_DOWN, m->version,
-                                 m->name, m->checksum, NULL, ms,
+        rc = strata__history_add(r->db, STRATA_ACTION_DOWN, m->version, m->name,
+                                 m->checksum, NULL, ms,
                                  s->no_transaction ? "no-transaction" : "");
     return rc;
 }
@@ -310,8 +306,8 @@ static int mark_dirty_down(run *r, const strata__migration *m,
 {
     (void)s;
     (void)ms;
-    return strata__row_set_state(r->db, m->version, STRATA__ROW_DIRTY_DOWN,
-                                 0, 0);
+    return strata__row_set_state(r->db, m->version, STRATA__ROW_DIRTY_DOWN, 0,
+                                 0);
 }
 
 /* Runs one migration in one direction, with its bookkeeping. */
@@ -361,14 +357,10 @@ static int apply(run *r, const strata__migration *m, strata_direction dir)
         emit_migration(r, STRATA_EVENT_MIGRATION_FAIL, m, dir, ms);
     } else {
         emit_migration(r, STRATA_EVENT_MIGRATION_DONE, m, dir, ms);
-        int arc = strata__report_add(&r->rb,
-                                     up ? STRATA_ACTION_UP
-                                        : STRATA_ACTION_DOWN,
-                                     m->version, m->name,
-                                     up ? m->up_path : m->down_path, ms, "",
-                                     up ? m->checksum : "",
-                                     s.no_transaction ? "no-transaction"
-                                                      : "");
+        int arc = strata__report_add(
+            &r->rb, up ? STRATA_ACTION_UP : STRATA_ACTION_DOWN, m->version,
+            m->name, up ? m->up_path : m->down_path, ms, "",
+            up ? m->checksum : "", s.no_transaction ? "no-transaction" : "");
         if (arc != STRATA_OK)
             rc = strata__err_nomem(&db->err);
     }
@@ -395,11 +387,10 @@ static int execute(run *r, strata_direction dir)
         for (size_t i = 0; i < r->nsteps; i++) {
             const strata__migration *m = r->steps[i];
             int up = dir == STRATA_DIRECTION_UP;
-            if (strata__report_add(&r->rb,
-                                   up ? STRATA_ACTION_UP : STRATA_ACTION_DOWN,
-                                   m->version, m->name,
-                                   up ? m->up_path : m->down_path, 0, "", "",
-                                   "") != STRATA_OK)
+            if (strata__report_add(
+                    &r->rb, up ? STRATA_ACTION_UP : STRATA_ACTION_DOWN,
+                    m->version, m->name, up ? m->up_path : m->down_path, 0, "",
+                    "", "") != STRATA_OK)
                 return strata__err_nomem(&db->err);
         }
         return STRATA_OK;
@@ -481,8 +472,7 @@ static int select_down(run *r, const char *to, unsigned steps, int all)
     return STRATA_OK;
 }
 
-int strata_down(strata_report **out, strata *db,
-                const strata_run_options *opts)
+int strata_down(strata_report **out, strata *db, const strata_run_options *opts)
 {
     *out = NULL;
     run r;
@@ -514,8 +504,7 @@ out:
     return run_close(&r, rc, out);
 }
 
-int strata_redo(strata_report **out, strata *db,
-                const strata_run_options *opts)
+int strata_redo(strata_report **out, strata *db, const strata_run_options *opts)
 {
     *out = NULL;
     run r;
@@ -549,9 +538,8 @@ int strata_redo(strata_report **out, strata *db,
     strata__emit(db, &ev);
     if (r.opts.dry_run) {
         const strata__migration *m = r.steps[0];
-        if (strata__report_add(&r.rb, STRATA_ACTION_DOWN, m->version,
-                               m->name, m->down_path, 0, "", "",
-                               "") != STRATA_OK ||
+        if (strata__report_add(&r.rb, STRATA_ACTION_DOWN, m->version, m->name,
+                               m->down_path, 0, "", "", "") != STRATA_OK ||
             strata__report_add(&r.rb, STRATA_ACTION_UP, m->version, m->name,
                                m->up_path, 0, "", "", "") != STRATA_OK)
             rc = strata__err_nomem(&db->err);
@@ -590,12 +578,12 @@ static int baseline_body(run *r, void *arg)
         if (e->row != NULL || e->m == NULL)
             continue;
         const strata__migration *m = e->m;
-        int rc = strata__row_insert(r->db, m, m->checksum,
-                                    STRATA__ROW_APPLIED, 0);
+        int rc =
+            strata__row_insert(r->db, m, m->checksum, STRATA__ROW_APPLIED, 0);
         if (rc == STRATA_OK)
-            rc = strata__history_add(r->db, STRATA_ACTION_BASELINE,
-                                     m->version, m->name, m->checksum, NULL,
-                                     0, "recorded without running");
+            rc = strata__history_add(r->db, STRATA_ACTION_BASELINE, m->version,
+                                     m->name, m->checksum, NULL, 0,
+                                     "recorded without running");
         if (rc != STRATA_OK)
             return rc;
         if (strata__report_add(&r->rb, STRATA_ACTION_BASELINE, m->version,
@@ -615,8 +603,7 @@ int strata_baseline(strata_report **out, strata *db, const char *version)
     if (rc != STRATA_OK)
         goto out;
     if (version == NULL) {
-        rc = strata__err_set(&db->err, STRATA_EUSAGE,
-                             STRATA_REASON_BAD_OPTION,
+        rc = strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_BAD_OPTION,
                              "baseline needs a version");
         goto out;
     }
@@ -656,13 +643,12 @@ static int repair_body(run *r, void *arg)
             continue;
         }
         if (rc == STRATA_OK)
-            rc = strata__history_add(db, STRATA_ACTION_REPAIR, e->version,
-                                     name, new_sum, old_sum, 0, detail);
+            rc = strata__history_add(db, STRATA_ACTION_REPAIR, e->version, name,
+                                     new_sum, old_sum, 0, detail);
         if (rc != STRATA_OK)
             return rc;
-        if (strata__report_add(&r->rb, STRATA_ACTION_REPAIR, e->version,
-                               name, file, 0, old_sum, new_sum,
-                               detail) != STRATA_OK)
+        if (strata__report_add(&r->rb, STRATA_ACTION_REPAIR, e->version, name,
+                               file, 0, old_sum, new_sum, detail) != STRATA_OK)
             return strata__err_nomem(&db->err);
     }
     return STRATA_OK;
@@ -704,8 +690,7 @@ int strata_forget(strata_report **out, strata *db, const char *version)
     if (rc != STRATA_OK)
         goto out;
     if (version == NULL) {
-        rc = strata__err_set(&db->err, STRATA_EUSAGE,
-                             STRATA_REASON_BAD_OPTION,
+        rc = strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_BAD_OPTION,
                              "forget needs a version");
         goto out;
     }

@@ -73,8 +73,8 @@ static int clean_name(strata *db, const char *name, char **out)
 
 static int create_file(strata *db, const char *path, const char *text)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                  0644);
+    int fd =
+        open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) {
         int e = errno;
         strata__err_where(&db->err, path, 0, 0, 0);
@@ -116,10 +116,10 @@ static int create_file(strata *db, const char *path, const char *text)
 
 /* The directory's naming style, read from its newest file. */
 typedef struct style {
-    int folders;   /* Diesel-style folders */
-    int v_prefix;  /* V1__name.sql */
-    size_t width;  /* zero padding of the version */
-    char *next;    /* next sequential version, canonical */
+    int folders;  /* Diesel-style folders */
+    int v_prefix; /* V1__name.sql */
+    size_t width; /* zero padding of the version */
+    char *next;   /* next sequential version, canonical */
 } style;
 
 static int read_style(strata *db, const strata__migrations *src, style *st)
@@ -211,10 +211,9 @@ int strata_new(strata_report **out, strata *db, const char *name,
     } else if (single) {
         up = strata__sprintf("%s/%s%s%s.sql", db->dir, version, sep, clean);
     } else {
-        up = strata__sprintf("%s/%s%s%s.up.sql", db->dir, version, sep,
-                             clean);
-        down = strata__sprintf("%s/%s%s%s.down.sql", db->dir, version, sep,
-                               clean);
+        up = strata__sprintf("%s/%s%s%s.up.sql", db->dir, version, sep, clean);
+        down =
+            strata__sprintf("%s/%s%s%s.down.sql", db->dir, version, sep, clean);
     }
     if (up == NULL || (!single && down == NULL) ||
         (st.folders && folder == NULL)) {
@@ -222,8 +221,8 @@ int strata_new(strata_report **out, strata *db, const char *name,
         goto out;
     }
     char *canonical = NULL;
-    int vrc = strata__version_canonical(&canonical, canon, strlen(canon),
-                                        src.order);
+    int vrc =
+        strata__version_canonical(&canonical, canon, strlen(canon), src.order);
     if (vrc == 0 && strata__migrations_find(&src, canonical) >= 0) {
         strata__err_where(&db->err, up, 0, 0, 0);
         strata__err_set(&db->err, STRATA_EREFUSED, STRATA_REASON_EXISTS,
@@ -247,19 +246,18 @@ int strata_new(strata_report **out, strata *db, const char *name,
                                    STRATA_REASON_EXISTS, "%s already exists",
                                    folder)
                  : strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_IO,
-                                   "cannot create %s: %s", folder,
-                                   strerror(e));
+                                   "cannot create %s: %s", folder, strerror(e));
         free(canonical);
         goto out;
     }
     char *up_text = strata__sprintf(
         single ? "-- %s\n-- strata:up\n\n\n-- strata:down\n\n"
-            : "-- %s: write the SQL that applies this change.\n\n",
+               : "-- %s: write the SQL that applies this change.\n\n",
         clean);
-    char *down_text = strata__sprintf(
-        "-- %s: write the SQL that reverts the up script.\n"
-        "-- Left empty, the migration is irreversible.\n\n",
-        clean);
+    char *down_text =
+        strata__sprintf("-- %s: write the SQL that reverts the up script.\n"
+                        "-- Left empty, the migration is irreversible.\n\n",
+                        clean);
     if (up_text == NULL || down_text == NULL) {
         free(up_text);
         free(down_text);

@@ -155,7 +155,7 @@ struct strata_source {
 };
 
 typedef struct strata__migration {
-    char *version;   /* canonical */
+    char *version; /* canonical */
     char *name;
     char *up_path;   /* dir + file; for folders dir/VERSION_name/up.sql */
     char *down_path; /* NULL when there is no down file; == up_path's text
@@ -190,10 +190,10 @@ long strata__migrations_find(const strata__migrations *list,
 /* script.c: one script section read, checked and ready to run. */
 
 typedef struct strata__script {
-    char *buf;          /* whole file as read; owned */
-    char *expanded;     /* templates expanded (owned), or NULL */
-    const char *path;   /* lent from the migration */
-    const char *sql;    /* the section to run (in buf or expanded) */
+    char *buf;        /* whole file as read; owned */
+    char *expanded;   /* templates expanded (owned), or NULL */
+    const char *path; /* lent from the migration */
+    const char *sql;  /* the section to run (in buf or expanded) */
     size_t len;
     int first_line;     /* file line on which sql[0] lies */
     int no_transaction; /* -- strata:no-transaction (or metadata.toml) */
@@ -218,8 +218,8 @@ typedef struct strata__template_ctx {
  * `tctx`. Free with strata__script_free.
  */
 int strata__script_load(strata__script *out, const strata__migration *m,
-                        strata_direction dir,
-                        const strata__template_ctx *tctx, strata__err *err);
+                        strata_direction dir, const strata__template_ctx *tctx,
+                        strata__err *err);
 void strata__script_free(strata__script *s);
 
 /* 1 when the leading comment block of an up script (or of a marker file's
@@ -239,8 +239,7 @@ int strata__sql_has_content(const char *sql, size_t len);
  */
 int strata__template_expand(char **out, size_t *out_len, const char *sql,
                             size_t len, const strata__template_ctx *tctx,
-                            const char *path, int first_line,
-                            strata__err *err);
+                            const char *path, int first_line, strata__err *err);
 
 /* ------------------------------------------------------------------------ */
 /* The handle. */
@@ -250,8 +249,8 @@ struct strata__driver;
 struct strata {
     strata__err err;
     const struct strata__driver *driver;
-    void *drv;          /* driver state, driver->state_size bytes */
-    char *dir;          /* migration directory, or NULL */
+    void *drv; /* driver state, driver->state_size bytes */
+    char *dir; /* migration directory, or NULL */
     char *module;
     char *table;
     char *history_table;

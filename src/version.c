@@ -16,7 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
 
 /* Canonical NUMERIC form written into `dst` (capacity >= len + 2). Returns
  * the length written, or -1 when `text` is not a dotted digit string. */

@@ -33,12 +33,12 @@ typedef struct strata__url {
 } strata__url;
 
 typedef struct strata__driver {
-    unsigned abi;                /* STRATA__DRIVER_ABI */
-    const char *name;            /* "sqlite" */
-    const char *const *schemes;  /* NULL-terminated URL schemes */
+    unsigned abi;               /* STRATA__DRIVER_ABI */
+    const char *name;           /* "sqlite" */
+    const char *const *schemes; /* NULL-terminated URL schemes */
     unsigned caps;
     size_t state_size;
-    const char *default_schema;  /* what {{schema}} names by default */
+    const char *default_schema; /* what {{schema}} names by default */
 
     /* Connects. On failure the state must still be safe to close(). */
     int (*open)(strata *db, void *st, const strata__url *url);

@@ -19,8 +19,8 @@ static int scheme_len(const char *url)
     while (url[i] != '\0' && url[i] != ':') {
         char c = url[i];
         int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                 (i > 0 && ((c >= '0' && c <= '9') || c == '+' || c == '-' ||
-                            c == '.'));
+                 (i > 0 &&
+                  ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'));
         if (!ok)
             return -1;
         i++;
@@ -28,8 +28,7 @@ static int scheme_len(const char *url)
     return (url[i] == ':' && i > 0) ? (int)i : -1;
 }
 
-const strata__driver *strata__driver_for(const char *url_text,
-                                         strata__url *url)
+const strata__driver *strata__driver_for(const char *url_text, strata__url *url)
 {
     int n = scheme_len(url_text);
     if (n < 0)

@@ -41,8 +41,9 @@ static int busy_error(strata *db, sqlite_state *st, const char *what)
                     "%s: the database stayed locked by another connection "
                     "for %d ms",
                     what, db->lock_timeout_ms);
-    strata__err_hint(&db->err, "find the process holding %s open in a "
-                               "long transaction, or raise --lock-timeout",
+    strata__err_hint(&db->err,
+                     "find the process holding %s open in a "
+                     "long transaction, or raise --lock-timeout",
                      st->path ? st->path : "the database");
     return STRATA_ELOCKED;
 }
@@ -55,8 +56,9 @@ static int db_error(strata *db, sqlite_state *st, int code, const char *what)
     if ((ext & 0xff) == SQLITE_READONLY) {
         strata__err_set(&db->err, STRATA_ECONNECT, STRATA_REASON_READ_ONLY,
                         "%s: the database is read-only", what);
-        strata__err_hint(&db->err, "run strata as a user who may write %s "
-                                   "and its directory",
+        strata__err_hint(&db->err,
+                         "run strata as a user who may write %s "
+                         "and its directory",
                          st->path ? st->path : "the database");
         return STRATA_ECONNECT;
     }
@@ -64,8 +66,8 @@ static int db_error(strata *db, sqlite_state *st, int code, const char *what)
         return strata__err_nomem(&db->err);
     if ((ext & 0xff) == SQLITE_BUSY)
         return busy_error(db, st, what);
-    return strata__err_set(&db->err, code, STRATA_REASON_NONE, "%s: %s",
-                           what, msg);
+    return strata__err_set(&db->err, code, STRATA_REASON_NONE, "%s: %s", what,
+                           msg);
 }
 
 /* "sqlite:rel/path", "sqlite:///abs/path", "sqlite://rel/path",
@@ -197,8 +199,8 @@ static int sqlite_lock(strata *db, void *vst)
         char *lock_path = strata__sprintf("%s-strata-lock", st->path);
         if (lock_path == NULL)
             return strata__err_nomem(&db->err);
-        st->lock_fd = open(lock_path,
-                           O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        st->lock_fd =
+            open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (st->lock_fd < 0) {
             int e = errno;
             int ro = e == EACCES || e == EROFS || e == EPERM;
@@ -318,10 +320,9 @@ static int sqlite_exec(strata *db, void *vst, const char *sql, size_t nparams,
     if (rc != SQLITE_OK)
         return db_error(db, st, STRATA_EFAILED, "bookkeeping statement");
     for (size_t i = 0; i < nparams; i++) {
-        rc = params[i] == NULL
-                 ? sqlite3_bind_null(stmt, (int)i + 1)
-                 : sqlite3_bind_text(stmt, (int)i + 1, params[i], -1,
-                                     SQLITE_STATIC);
+        rc = params[i] == NULL ? sqlite3_bind_null(stmt, (int)i + 1)
+                               : sqlite3_bind_text(stmt, (int)i + 1, params[i],
+                                                   -1, SQLITE_STATIC);
         if (rc != SQLITE_OK) {
             sqlite3_finalize(stmt);
             return db_error(db, st, STRATA_EFAILED, "bookkeeping statement");
@@ -355,8 +356,8 @@ static int sqlite_exec(strata *db, void *vst, const char *sql, size_t nparams,
 static const char *skip_blank(const char *p, const char *end)
 {
     while (p < end) {
-        if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' ||
-            *p == '\f' || *p == '\v') {
+        if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' ||
+            *p == '\v') {
             p++;
         } else if (p + 1 < end && p[0] == '-' && p[1] == '-') {
             while (p < end && *p != '\n')
@@ -373,9 +374,9 @@ static const char *skip_blank(const char *p, const char *end)
     return p;
 }
 
-static int script_error(strata *db, sqlite_state *st,
-                        const strata__script *sc, const char *text,
-                        const char *stmt_start, int token_offset)
+static int script_error(strata *db, sqlite_state *st, const strata__script *sc,
+                        const char *text, const char *stmt_start,
+                        int token_offset)
 {
     const char *start = skip_blank(stmt_start, text + sc->len);
     size_t start_off = (size_t)(start - text);
@@ -393,8 +394,8 @@ static int script_error(strata *db, sqlite_state *st,
     strata__err_where(&db->err, sc->path, line, stmt_line, column);
     if ((ext & 0xff) == SQLITE_NOMEM)
         return strata__err_nomem(&db->err);
-    return strata__err_set(&db->err, STRATA_EFAILED, STRATA_REASON_NONE,
-                           "%s", sqlite3_errmsg(st->conn));
+    return strata__err_set(&db->err, STRATA_EFAILED, STRATA_REASON_NONE, "%s",
+                           sqlite3_errmsg(st->conn));
 }
 
 static int sqlite_exec_script(strata *db, void *vst, const strata__script *sc)
@@ -419,8 +420,8 @@ static int sqlite_exec_script(strata *db, void *vst, const strata__script *sc)
     while (p < end) {
         sqlite3_stmt *stmt = NULL;
         const char *tail = NULL;
-        int src = sqlite3_prepare_v2(st->conn, p, (int)(end - p) + 1, &stmt,
-                                     &tail);
+        int src =
+            sqlite3_prepare_v2(st->conn, p, (int)(end - p) + 1, &stmt, &tail);
         if (src != SQLITE_OK) {
             rc = script_error(db, st, sc, text, p,
                               sqlite3_error_offset(st->conn));

@@ -31,7 +31,10 @@ static int rm_one(const char *path, const struct stat *st, int flag,
     return remove(path);
 }
 
-static void teardown(void) { nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
+static void teardown(void)
+{
+    nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 TestSuite(script, .init = setup, .fini = teardown);
 TestSuite(has_content);
@@ -531,7 +534,10 @@ Test(script, free_accepts_null_and_zeroed)
 /* ------------------------------------------------------------------------ */
 /* strata__sql_has_content */
 
-static int hc(const char *s) { return strata__sql_has_content(s, strlen(s)); }
+static int hc(const char *s)
+{
+    return strata__sql_has_content(s, strlen(s));
+}
 
 Test(has_content, empty_and_blank)
 {

@@ -9,7 +9,10 @@
 
 static strata__err err;
 
-static void setup(void) { strata__err_clear(&err); }
+static void setup(void)
+{
+    strata__err_clear(&err);
+}
 
 TestSuite(template, .init = setup);
 
