@@ -310,6 +310,22 @@ static int mark_dirty_down(run *r, const strata__migration *m,
                                  0);
 }
 
+/* The recorded checksum must be that of the bytes that run: refuse a file
+ * that changed between the plan and its turn. */
+static int same_as_planned(strata *db, const strata__migration *m,
+                           const strata__script *s)
+{
+    if (strcmp(s->checksum, m->checksum) == 0)
+        return STRATA_OK;
+    strata__err_where(&db->err, m->up_path, 0, 0, 0);
+    strata__err_version(&db->err, m->version);
+    strata__err_set(&db->err, STRATA_EREFUSED, STRATA_REASON_MODIFIED,
+                    "%s changed while strata was running", m->up_path);
+    strata__err_hint(&db->err, "do not edit migrations during a run; run "
+                               "strata up again");
+    return STRATA_EREFUSED;
+}
+
 /* Runs one migration in one direction, with its bookkeeping. */
 static int apply(run *r, const strata__migration *m, strata_direction dir)
 {
@@ -319,6 +335,13 @@ static int apply(run *r, const strata__migration *m, strata_direction dir)
     int rc = strata__load_runnable(&s, db, m, dir);
     if (rc != STRATA_OK)
         return rc;
+    if (up) {
+        rc = same_as_planned(db, m, &s);
+        if (rc != STRATA_OK) {
+            strata__script_free(&s);
+            return rc;
+        }
+    }
     r->index++;
     emit_migration(r, STRATA_EVENT_MIGRATION_START, m, dir, 0);
     int64_t t0 = strata__monotonic_ms();

@@ -198,6 +198,7 @@ typedef struct strata__script {
     int first_line;     /* file line on which sql[0] lies */
     int no_transaction; /* -- strata:no-transaction (or metadata.toml) */
     int has_sql;        /* anything besides whitespace, comments and ';' */
+    char checksum[65];  /* of the whole file read, as strata__checksum */
 } strata__script;
 
 /*
