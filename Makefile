@@ -36,7 +36,7 @@ test-asan: $(ASAN_BUILD)/build.ninja
 
 check: lint test test-asan
 
-lint:
+lint: deps
 	@scripts/lint.sh
 
 demo: build
