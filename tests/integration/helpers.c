@@ -48,6 +48,8 @@ void it_write_bytes(const char *dir, const char *rel, const void *data,
                     size_t len)
 {
     char path[1024];
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        cr_assert_fail("mkdir %s: %s", dir, strerror(errno));
     snprintf(path, sizeof path, "%s/%s", dir, rel);
     for (char *p = path + strlen(dir) + 1; *p; p++) {
         if (*p == '/') {
