@@ -77,6 +77,10 @@ show() {
 assert_eq() {
     if [ "$2" == "$3" ]; then
         pass
+    elif [[ "$2$3" == *$'\n'* ]]; then
+        # multi-line: show what differs (- expected, + actual)
+        fail "$1" "values differ:
+$(diff -u <(printf '%s\n' "$2") <(printf '%s\n' "$3") | tail -n +3 | head -c 4000)"
     else
         fail "$1" "expected [$(show "$2")], got [$(show "$3")]"
     fi
