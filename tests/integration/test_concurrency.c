@@ -259,3 +259,48 @@ Test(concurrency, database_write_lock_held_elsewhere)
     cr_assert_eq(it_up_expect(db, NULL, 0), 1);
     strata_close(db);
 }
+
+/* Two handles in one process exclude each other too: the event callback
+ * of one (mid-run, holding the lock) tries to migrate through another. */
+typedef struct nested {
+    strata *other;
+    int rc;
+    int tried;
+} nested;
+
+static void try_other(const strata_event *ev, void *payload)
+{
+    nested *n = payload;
+    if (ev->type != STRATA_EVENT_MIGRATION_START || n->tried)
+        return;
+    n->tried = 1;
+    strata_report *rep = NULL;
+    n->rc = strata_up(&rep, n->other, NULL);
+    strata_report_free(rep);
+}
+
+Test(concurrency, two_handles_in_one_process_exclude_each_other)
+{
+    it_mig(&env, "1_a.sql", "CREATE TABLE a (x INT);\n");
+    it_mig(&env, "2_b.sql", "CREATE TABLE b (x INT);\n");
+    nested n = {NULL, 0, 0};
+    strata_options o2 = STRATA_OPTIONS_INIT;
+    o2.lock_timeout_ms = 100;
+    n.other = it_open(&env, &o2);
+    strata_options o = STRATA_OPTIONS_INIT;
+    o.on_event = try_other;
+    o.event_payload = &n;
+    strata *db = it_open(&env, &o);
+    cr_assert_eq(it_up_expect(db, NULL, 0), 2);
+    cr_assert_eq(n.tried, 1);
+    cr_assert_eq(n.rc, STRATA_ELOCKED, "the second handle got %d: %s", n.rc,
+                 it_err(n.other));
+    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations",
+                           -1),
+                 2);
+    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM "
+                                   "strata_migrations_history", -1),
+                 2);
+    strata_close(n.other);
+    strata_close(db);
+}

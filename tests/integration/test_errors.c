@@ -463,3 +463,131 @@ Test(errors, plan_shows_no_transaction_directive)
     strata_plan_free(plan);
     strata_close(db);
 }
+
+Test(errors, syntax_error_column_points_at_the_token)
+{
+    it_mig(&env, "1_bad.sql",
+           "CREATE TABLE a (x INTEGER);\n"
+           "CREATE TABLE b (\n"
+           "  oops INTEGER NOT NULLL\n"
+           ");\n");
+    strata *db = it_open(&env, NULL);
+    cr_assert_eq(it_up_expect(db, NULL, STRATA_EFAILED), 0);
+    const strata_error *er = strata_last_error(db);
+    cr_assert_eq(er->statement_line, 2, "%s", it_err(db));
+    cr_assert_eq(er->line, 3, "%s", it_err(db));
+    /* "  oops INTEGER NOT NULLL": NULLL starts in column 20. */
+    cr_assert_eq(er->column, 20, "column %d: %s", er->column, it_err(db));
+    strata_close(db);
+}
+
+Test(errors, utf8_bom_does_not_shift_lines)
+{
+    it_mig(&env, "1_bom.sql",
+           "\xEF\xBB\xBF" "CREATE TABLE a (x INTEGER);\n"
+           "INSERT INTO nope VALUES (1);\n");
+    strata *db = it_open(&env, NULL);
+    cr_assert_eq(it_up_expect(db, NULL, STRATA_EFAILED), 0);
+    cr_assert_eq(strata_last_error(db)->line, 2, "%s", it_err(db));
+    it_mig(&env, "1_bom.sql",
+           "\xEF\xBB\xBF" "-- strata:no-transaction\n"
+           "CREATE TABLE a (x INTEGER);\n");
+    cr_assert_eq(it_up_expect(db, NULL, 0), 1);
+    cr_assert(it_table_exists(env.db, "a"));
+    strata_close(db);
+}
+
+Test(errors, interrupted_no_transaction_down_is_repaired_to_applied)
+{
+    it_mig(&env, "1_a.up.sql", "CREATE TABLE a (x INTEGER);\n"
+                               "CREATE TABLE a2 (x INTEGER);\n");
+    it_mig(&env, "1_a.down.sql", "-- strata:no-transaction\n"
+                                 "DROP TABLE a;\n"
+                                 "DROP TABLE nope;\n"
+                                 "DROP TABLE a2;\n");
+    strata *db = it_open(&env, NULL);
+    cr_assert_eq(it_up_expect(db, NULL, 0), 1);
+    strata_report *rep = NULL;
+    cr_assert_eq(strata_down(&rep, db, NULL), STRATA_EFAILED, "%s",
+                 it_err(db));
+    strata_report_free(rep);
+    cr_assert_str_eq(strata_last_error(db)->file,
+                     it_mig_path(&env, "1_a.down.sql"));
+    cr_assert_eq(strata_last_error(db)->line, 3);
+    cr_assert_not(it_table_exists(env.db, "a"));
+    cr_assert(it_table_exists(env.db, "a2"));
+
+    strata_plan *plan = NULL;
+    cr_assert_eq(strata_status(&plan, db), 0);
+    cr_assert_eq(plan->migrations[0]->state, STRATA_STATE_DIRTY);
+    cr_assert_str_eq(plan->current, "0");
+    strata_plan_free(plan);
+    cr_assert_eq(it_up_expect(db, NULL, STRATA_EREFUSED), 0);
+    cr_assert_eq(strata_last_error(db)->reason, STRATA_REASON_DIRTY);
+
+    rep = NULL;
+    cr_assert_eq(strata_repair(&rep, db), 0, "%s", it_err(db));
+    cr_assert_eq(rep->count, 1);
+    cr_assert_str_eq(rep->steps[0]->version, "1");
+    strata_report_free(rep);
+    plan = NULL;
+    cr_assert_eq(strata_status(&plan, db), 0);
+    cr_assert_eq(plan->migrations[0]->state, STRATA_STATE_APPLIED);
+    cr_assert_str_eq(plan->current, "1");
+    strata_plan_free(plan);
+    strata_close(db);
+}
+
+Test(errors, no_transaction_directive_below_sql_is_refused)
+{
+    it_mig(&env, "1_a.sql", "CREATE TABLE a (x INTEGER);\n"
+                            "-- strata:no-transaction\n"
+                            "CREATE TABLE b (x INTEGER);\n");
+    strata *db = it_open(&env, NULL);
+    cr_assert_eq(it_up_expect(db, NULL, STRATA_EREFUSED), 0);
+    cr_assert_eq(strata_last_error(db)->reason, STRATA_REASON_BAD_SCRIPT);
+    cr_assert_eq(strata_last_error(db)->line, 2);
+    cr_assert_not(it_table_exists(env.db, "a"));
+    strata_close(db);
+}
+
+/* A script edited while the run is under way (here: by the event callback
+ * after the first migration) must either be refused or be recorded with
+ * the checksum of what actually ran, never the checksum of the old text. */
+static void rewrite_two(const strata_event *ev, void *payload)
+{
+    const it_env *e = payload;
+    if (ev->type == STRATA_EVENT_MIGRATION_DONE &&
+        strcmp(ev->version, "1") == 0)
+        it_mig(e, "2_b.sql", "CREATE TABLE b_changed (x INTEGER);\n");
+}
+
+Test(errors, script_changed_during_the_run)
+{
+    it_mig(&env, "1_a.sql", "CREATE TABLE a (x INTEGER);\n");
+    it_mig(&env, "2_b.sql", "CREATE TABLE b (x INTEGER);\n");
+    strata_options o = STRATA_OPTIONS_INIT;
+    o.on_event = rewrite_two;
+    o.event_payload = &env;
+    strata *db = it_open(&env, &o);
+    strata_report *rep = NULL;
+    int rc = strata_up(&rep, db, NULL);
+    strata_report_free(rep);
+    char now[65];
+    it_sha256_file(it_mig_path(&env, "2_b.sql"), now);
+    char *rec = it_text(env.db, "SELECT checksum FROM strata_migrations "
+                                "WHERE version = '2'");
+    if (rc == 0) {
+        cr_assert(it_table_exists(env.db, "b_changed"));
+        cr_assert_not(it_table_exists(env.db, "b"));
+        cr_assert_not_null(rec);
+        cr_assert_str_eq(rec, now, "recorded a checksum of text that did "
+                                   "not run");
+    } else {
+        cr_assert_null(rec, "%s", it_err(db));
+        cr_assert_not(it_table_exists(env.db, "b"));
+        cr_assert_not(it_table_exists(env.db, "b_changed"));
+    }
+    free(rec);
+    strata_close(db);
+}

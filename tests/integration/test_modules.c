@@ -292,3 +292,28 @@ Test(modules, events_of_a_failing_run)
     cr_assert_eq(e[3]->has_error, 0);
     strata_close(db);
 }
+
+Test(modules, tracking_table_name_needing_quotes)
+{
+    it_mig(&env, "1_a.up.sql", "CREATE TABLE a (x INT);\n");
+    it_mig(&env, "1_a.down.sql", "DROP TABLE a;\n");
+    strata_options o = STRATA_OPTIONS_INIT;
+    o.table = "my \"odd\" table";
+    o.module = "it's";
+    strata *db = it_open(&env, &o);
+    cr_assert_eq(it_up_expect(db, NULL, 0), 1);
+    cr_assert(it_table_exists(env.db, "my \"odd\" table"));
+    cr_assert(it_table_exists(env.db, "my \"odd\" table_history"));
+    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM "
+                                   "\"my \"\"odd\"\" table\" WHERE module = "
+                                   "'it''s'", -1),
+                 1);
+    strata_report *rep = NULL;
+    cr_assert_eq(strata_down(&rep, db, NULL), 0, "%s", it_err(db));
+    strata_report_free(rep);
+    strata_history_list *h = NULL;
+    cr_assert_eq(strata_history(&h, db, 0), 0, "%s", it_err(db));
+    cr_assert_eq(h->count, 2);
+    strata_history_list_free(h);
+    strata_close(db);
+}

@@ -449,3 +449,69 @@ Test(up_down, baseline_records_without_running)
     strata_report_free(rep);
     strata_close(db);
 }
+
+Test(up_down, dotted_and_huge_versions_order_numerically)
+{
+    it_mig(&env, "V1__a.sql", "CREATE TABLE log (v TEXT);\n"
+                              "INSERT INTO log VALUES ('1');\n");
+    it_mig(&env, "V1.10__d.sql", "INSERT INTO log VALUES ('1.10');\n");
+    it_mig(&env, "V1.2__c.sql", "INSERT INTO log VALUES ('1.2');\n");
+    it_mig(&env, "V1.1__b.sql", "INSERT INTO log VALUES ('1.1');\n");
+    it_mig(&env, "V2__e.sql", "INSERT INTO log VALUES ('2');\n");
+    it_mig(&env, "99999999999999999999_f.sql",
+           "INSERT INTO log VALUES ('big');\n");
+    it_mig(&env, "100000000000000000000_g.sql",
+           "INSERT INTO log VALUES ('bigger');\n");
+    strata *db = it_open(&env, NULL);
+    cr_assert_eq(it_up_expect(db, NULL, 0), 7);
+    char *order = it_text(env.db, "SELECT group_concat(v, ',') FROM "
+                                  "(SELECT v FROM log ORDER BY rowid)");
+    cr_assert_str_eq(order, "1,1.1,1.2,1.10,2,big,bigger");
+    free(order);
+    char *cur = NULL;
+    cr_assert_eq(strata_current(&cur, db), 0);
+    cr_assert_str_eq(cur, "100000000000000000000");
+    strata_string_free(cur);
+    strata_run_options o = STRATA_RUN_OPTIONS_INIT;
+    o.to = "1.2";
+    strata_report *rep = NULL;
+    cr_assert_eq(strata_down(&rep, db, &o), STRATA_EREFUSED);
+    cr_assert_eq(strata_last_error(db)->reason, STRATA_REASON_NO_DOWN);
+    strata_report_free(rep);
+    strata_close(db);
+}
+
+Test(up_down, bad_options_are_usage_errors)
+{
+    it_mig(&env, "1_a.sql", "CREATE TABLE a (x INTEGER);\n");
+    strata_options o = STRATA_OPTIONS_INIT;
+    o.version = 99;
+    strata *db = NULL;
+    cr_assert_eq(strata_open(&db, env.url, NULL, &o), STRATA_EUSAGE);
+    cr_assert_eq(strata_last_error(db)->reason, STRATA_REASON_BAD_OPTION);
+    strata_close(db);
+    o = (strata_options)STRATA_OPTIONS_INIT;
+    o.module = "";
+    db = NULL;
+    cr_assert_eq(strata_open(&db, env.url, NULL, &o), STRATA_EUSAGE);
+    strata_close(db);
+
+    db = it_open(&env, NULL);
+    strata_run_options ro = STRATA_RUN_OPTIONS_INIT;
+    ro.version = 42;
+    cr_assert_eq(it_up_expect(db, &ro, STRATA_EUSAGE), 0);
+    cr_assert_eq(strata_last_error(db)->reason, STRATA_REASON_BAD_OPTION);
+    cr_assert_not(it_table_exists(env.db, "a"));
+    strata_close(db);
+
+    /* A handle without a database cannot plan. */
+    strata_source *src = NULL;
+    cr_assert_eq(strata_source_from_dir(&src, env.mig), 0);
+    db = NULL;
+    cr_assert_eq(strata_open(&db, NULL, src, NULL), 0);
+    strata_source_free(src);
+    strata_plan *plan = NULL;
+    cr_assert_eq(strata_status(&plan, db), STRATA_EUSAGE);
+    cr_assert_null(plan);
+    strata_close(db);
+}
