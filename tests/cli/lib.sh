@@ -198,12 +198,16 @@ snapshot() {
     "$SQLITE3" -batch "$db" "SELECT * FROM \"${table}_history\" ORDER BY id" 2>/dev/null
 }
 
-# schema_without_strata DB : `.schema` without strata's own tables (any
-# statement that mentions strata_migrations).
+# schema_without_strata DB [TABLE...]: `.schema` without strata's own
+# tracking tables: strata_migrations, strata_migrations_history, and each
+# TABLE and TABLE_history given (one line each in .schema).
 schema_without_strata() {
-    "$SQLITE3" -batch "$1" .schema |
-        grep -v -E '^CREATE TABLE IF NOT EXISTS "?strata_migrations(_history)?"? ' |
-        grep -v -E 'ON "?strata_migrations(_history)?"? ?\('
+    local db=$1 re="strata_migrations"
+    shift
+    local t
+    for t in "$@"; do re="$re|$t"; done
+    "$SQLITE3" -batch "$db" .schema |
+        grep -v -E "^CREATE TABLE (IF NOT EXISTS )?\"?($re)(_history)?\"? \("
 }
 
 # tracked DB : "version|state" of every tracking row, in version order.
