@@ -28,17 +28,19 @@ TestSuite(concurrency, .init = setup, .fini = teardown);
 
 /* Waits for the start signal (EOF on the pipe), migrates, and exits with
  * the number of migrations it applied, or 100 + -code on failure. */
-static int racer(int start_fd)
+static int racer_in(int start_fd, const char *dir, const char *module)
 {
     char c;
     while (read(start_fd, &c, 1) < 0 && errno == EINTR)
         ;
     close(start_fd);
     strata_source *src = NULL;
-    if (strata_source_from_dir(&src, env.mig) != 0)
+    if (strata_source_from_dir(&src, dir) != 0)
         return 99;
+    strata_options o = STRATA_OPTIONS_INIT;
+    o.module = module;
     strata *db = NULL;
-    int rc = strata_open(&db, env.url, src, NULL);
+    int rc = strata_open(&db, env.url, src, &o);
     strata_source_free(src);
     strata_report *rep = NULL;
     if (rc == 0)
@@ -49,6 +51,11 @@ static int racer(int start_fd)
     strata_report_free(rep);
     strata_close(db);
     return out;
+}
+
+static int racer(int start_fd)
+{
+    return racer_in(start_fd, env.mig, NULL);
 }
 
 Test(concurrency, sixteen_processes_apply_each_migration_once)
@@ -303,4 +310,54 @@ Test(concurrency, two_handles_in_one_process_exclude_each_other)
                  2);
     strata_close(n.other);
     strata_close(db);
+}
+
+/* Two modules racing on one file: each has its own lock, so both create
+ * the shared tracking table and write to it at the same time. */
+Test(concurrency, two_modules_race_on_one_database)
+{
+    char dirs[2][256];
+    const char *modules[2] = {"alpha", "beta"};
+    for (int m = 0; m < 2; m++) {
+        snprintf(dirs[m], sizeof dirs[m], "%s/%s", env.dir, modules[m]);
+        for (int i = 1; i <= 5; i++) {
+            char name[64], sql[128];
+            snprintf(name, sizeof name, "%d_m.sql", i);
+            snprintf(sql, sizeof sql,
+                     "CREATE TABLE %s_%d (x INT);\n", modules[m], i);
+            it_write(dirs[m], name, sql);
+        }
+    }
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pids[8];
+    fflush(NULL);
+    for (int i = 0; i < 8; i++) {
+        pids[i] = fork();
+        cr_assert_geq(pids[i], 0);
+        if (pids[i] == 0) {
+            close(fds[1]);
+            _exit(racer_in(fds[0], dirs[i % 2], modules[i % 2]));
+        }
+    }
+    close(fds[0]);
+    close(fds[1]);
+    int total[2] = {0, 0};
+    for (int i = 0; i < 8; i++) {
+        int st = 0;
+        cr_assert_eq(waitpid(pids[i], &st, 0), pids[i]);
+        cr_assert(WIFEXITED(st));
+        cr_assert_leq(WEXITSTATUS(st), 5, "child %d failed: exit %d", i,
+                      WEXITSTATUS(st));
+        total[i % 2] += WEXITSTATUS(st);
+    }
+    cr_assert_eq(total[0], 5);
+    cr_assert_eq(total[1], 5);
+    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations "
+                                   "WHERE module = 'alpha'", -1),
+                 5);
+    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations "
+                                   "WHERE module = 'beta'", -1),
+                 5);
+    cr_assert(it_table_exists(env.db, "beta_5"));
 }

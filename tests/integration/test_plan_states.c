@@ -253,3 +253,28 @@ Test(plan_states, crlf_rewrite_is_not_a_modification)
     strata_plan_free(plan);
     strata_close(db);
 }
+
+Test(plan_states, forget_without_a_source)
+{
+    it_mig(&env, "1_a.sql", "CREATE TABLE a (x INTEGER);\n");
+    it_mig(&env, "2_b.sql", "CREATE TABLE b (x INTEGER);\n");
+    strata *db = it_open(&env, NULL);
+    cr_assert_eq(it_up_expect(db, NULL, 0), 2);
+    strata_close(db);
+    db = it_open_dir(&env, NULL, NULL);
+    strata_report *rep = NULL;
+    cr_assert_eq(strata_forget(&rep, db, "2"), 0, "%s", it_err(db));
+    cr_assert_eq(rep->count, 1);
+    cr_assert_str_eq(rep->steps[0]->name, "b");
+    strata_report_free(rep);
+    char *cur = NULL;
+    cr_assert_eq(strata_current(&cur, db), 0, "%s", it_err(db));
+    cr_assert_str_eq(cur, "1");
+    strata_string_free(cur);
+    strata_close(db);
+    db = it_open(&env, NULL);
+    strata_plan *plan = status(db);
+    cr_assert_eq(plan->migrations[1]->state, STRATA_STATE_PENDING);
+    strata_plan_free(plan);
+    strata_close(db);
+}
