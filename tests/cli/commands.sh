@@ -48,6 +48,25 @@ for i in 1 2 3 4 5; do
     assert_eq "each up ran once: t$i has one row" "1" "$(sql $DB "SELECT count(*) FROM t$i")"
 done
 
+# --single-transaction: a failure rolls back the whole run
+ST=$TMP/single
+put "$ST/001_a.sql" 'CREATE TABLE a(x);\n'
+put "$ST/002_b.sql" 'CREATE TABLE b(x);\n'
+put "$ST/003_c.sql" 'CREATE TABLE c(x;\n'
+assert_exit 1 "$STRATA" -d sqlite:single.db -m "$ST" up --single-transaction
+assert_contains "--single-transaction failure: names FILE:LINE" "$ERR" "$ST/003_c.sql:1:"
+assert_eq "--single-transaction failure: nothing tracked" "" "$(versions single.db)"
+assert_eq "--single-transaction failure: no table left" "" "$(sql single.db "SELECT name FROM sqlite_master WHERE name IN ('a','b')")"
+assert_exit 1 "$STRATA" -d sqlite:single2.db -m "$ST" up
+assert_eq "without it, 1 and 2 stay" "1 2" "$(versions single2.db)"
+put "$ST/003_c.sql" 'CREATE TABLE c(x);\n'
+assert_exit 0 "$STRATA" -d sqlite:single.db -m "$ST" up --single-transaction
+assert_eq "--single-transaction success" "1 2 3" "$(versions single.db)"
+assert_exit 3 "$STRATA" -d sqlite:single.db -m "$ST" up --to 7
+assert_error "up --to an unknown version" "7"
+assert_exit 3 "$STRATA" -d sqlite:single.db -m "$ST" down --to 9
+assert_error "down --to an unknown version" "9"
+
 # --------------------------------------------------------------------- down
 before=$(snapshot $DB)
 assert_exit 0 st down --dry-run

@@ -129,4 +129,23 @@ assert_eq "16 concurrent 'down --to 2': only 3 reverted, once" "1|applied
 assert_eq "16 concurrent 'down --to 2': one down in the history" "1" \
     "$(sql "$db" "SELECT count(*) FROM strata_migrations_history WHERE action = 'down'")"
 
+# A lock holder killed with SIGKILL mid-migration: the lock dies with it, its
+# transaction is rolled back, and the next run proceeds at once.
+put "$TMP/slow/001_slow.sql" 'CREATE TABLE slow(x);\nINSERT INTO slow VALUES (1);\nWITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 50000000) SELECT count(*) FROM c;\n'
+put "$TMP/fast/001_slow.sql" 'CREATE TABLE slow(x);\nINSERT INTO slow VALUES (2);\n'
+"$STRATA" -v -d "sqlite:$TMP/killed.db" -m "$TMP/slow" up >/dev/null 2>"$TMP/killed.err" &
+victim=$!
+BG_PIDS+=($victim)
+for _ in $(seq 200); do
+    grep -q '\[1/1\] up' "$TMP/killed.err" 2>/dev/null && break
+    sleep 0.05
+done
+sleep 0.2
+kill -KILL "$victim"
+wait "$victim" 2>/dev/null
+CHECK="after a SIGKILLed holder: up proceeds" assert_exit 0 "$STRATA" -d "sqlite:$TMP/killed.db" -m "$TMP/fast" --lock-timeout 2 up
+assert_eq "after a SIGKILLed holder: only the new run's row" "2" "$(sql "$TMP/killed.db" 'SELECT group_concat(x) FROM slow')"
+assert_eq "after a SIGKILLed holder: tracked once" "1|applied" "$(tracked "$TMP/killed.db")"
+assert_eq "after a SIGKILLed holder: integrity" "ok" "$(sql "$TMP/killed.db" 'PRAGMA integrity_check')"
+
 finish
