@@ -135,7 +135,7 @@ put "$TMP/slow/001_slow.sql" 'CREATE TABLE slow(x);\nINSERT INTO slow VALUES (1)
 put "$TMP/fast/001_slow.sql" 'CREATE TABLE slow(x);\nINSERT INTO slow VALUES (2);\n'
 "$STRATA" -v -d "sqlite:$TMP/killed.db" -m "$TMP/slow" up >/dev/null 2>"$TMP/killed.err" &
 victim=$!
-BG_PIDS+=($victim)
+BG_PIDS+=("$victim")
 for _ in $(seq 200); do
     grep -q '\[1/1\] up' "$TMP/killed.err" 2>/dev/null && break
     sleep 0.05

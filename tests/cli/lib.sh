@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh - shared helpers for the CLI tests (sourced by every tests/cli/*.sh).
 #
 # Each test script runs the BUILT strata command ($STRATA) against real SQLite
