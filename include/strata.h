@@ -132,13 +132,16 @@ STRATA_EXTERN const char *strata_reason_name(strata_reason reason);
 /* Events                                                                    */
 
 typedef enum strata_event_type {
-    STRATA_EVENT_RUN_START = 1,   /* a command began: total = steps planned */
+    STRATA_EVENT_RUN_START = 1,   /* steps are about to run: total = steps
+                                     planned (not sent when refused) */
     STRATA_EVENT_LOCK_WAIT,       /* the lock is held elsewhere; waiting */
     STRATA_EVENT_LOCK_ACQUIRED,   /* duration_ms = time spent waiting */
     STRATA_EVENT_MIGRATION_START, /* index of total, direction, file */
     STRATA_EVENT_MIGRATION_DONE,  /* duration_ms = execution time */
     STRATA_EVENT_MIGRATION_FAIL,  /* error = what went wrong */
-    STRATA_EVENT_RUN_DONE,        /* duration_ms = whole run */
+    STRATA_EVENT_RUN_DONE,        /* ends every up, down, redo, baseline,
+                                     repair, forget: duration_ms = whole
+                                     call, error set when it failed */
     STRATA_EVENT_LOG              /* level + message: a note worth logging */
 } strata_event_type;
 

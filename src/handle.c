@@ -8,9 +8,11 @@
 #include "drivers/driver.h"
 #include "engine.h"
 
+#include <errno.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char *strata_version(void)
@@ -260,8 +262,24 @@ int strata__require_db(strata *db)
 
 int strata__require_source(strata *db)
 {
-    if (db->dir != NULL)
-        return STRATA_OK;
+    /* Checked before any lock or write, so that a typo in the directory
+     * leaves nothing behind. */
+    struct stat sb;
+    if (db->dir != NULL) {
+        int found = stat(db->dir, &sb) == 0;
+        if (found && S_ISDIR(sb.st_mode))
+            return STRATA_OK;
+        strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_IO,
+                        "migrations directory %s %s", db->dir,
+                        found             ? "is not a directory"
+                        : errno == ENOENT ? "does not exist"
+                                          : strerror(errno));
+        strata__err_where(&db->err, db->dir, 0, 0, 0);
+        strata__err_hint(&db->err, "give the directory that holds the "
+                                   "migrations (--migrations or "
+                                   "STRATA_MIGRATIONS)");
+        return STRATA_EUSAGE;
+    }
     strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_IO,
                     "no migration source is set on this handle");
     strata__err_hint(&db->err, "give a migrations directory (--migrations "

@@ -232,7 +232,8 @@ int strata__plan_export(strata_plan **out, strata *db, const strata__plan *p)
             strata__arena_strdup(a, e->row ? e->row->checksum : "");
         m->up_file = strata__arena_strdup(a, e->m ? e->m->up_path : "");
         m->down_file = strata__arena_strdup(a, e->m ? e->m->down_path : "");
-        m->reversible = e->m != NULL && e->m->down_path != NULL;
+        m->reversible =
+            e->m != NULL && e->m->down_path != NULL && !e->m->down_empty;
         m->no_transaction =
             e->m != NULL && (e->m->meta_no_tx || e->m->head_no_tx);
         if (!m->version || !m->name || !m->applied_at || !m->applied_by ||
@@ -260,6 +261,30 @@ void strata_plan_free(strata_plan *plan)
     free(box);
 }
 
+/* Reads each down script to tell an irreversible migration (empty or
+ * comment-only down) from a reversible one. A down script that cannot be
+ * read or checked stays "reversible" here: down and validate report it. */
+static int mark_irreversible(strata *db, strata__plan *p)
+{
+    for (size_t i = 0; i < p->source.count; i++) {
+        strata__migration *m = &p->source.items[i];
+        if (m->down_path == NULL)
+            continue;
+        strata__script s;
+        strata__template_ctx t = strata__template_ctx_for(db);
+        int rc =
+            strata__script_load(&s, m, STRATA_DIRECTION_DOWN, &t, &db->err);
+        if (rc == STRATA_ENOMEM)
+            return rc;
+        if (rc == STRATA_OK) {
+            m->down_empty = !s.has_sql;
+            strata__script_free(&s);
+        }
+    }
+    strata__err_clear(&db->err);
+    return STRATA_OK;
+}
+
 int strata_status(strata_plan **out, strata *db)
 {
     *out = NULL;
@@ -273,16 +298,18 @@ int strata_status(strata_plan **out, strata *db)
     rc = strata__plan_load(&p, db);
     if (rc != STRATA_OK)
         return rc;
-    rc = strata__plan_export(out, db, &p);
+    rc = mark_irreversible(db, &p);
+    if (rc == STRATA_OK)
+        rc = strata__plan_export(out, db, &p);
     strata__plan_free(&p);
     return rc;
 }
 
 /* Reads every script the plan could run and returns the first refusal. */
-static int check_scripts(strata *db, const strata__plan *p)
+static int check_scripts(strata *db, strata__plan *p)
 {
     for (size_t i = 0; i < p->source.count; i++) {
-        const strata__migration *m = &p->source.items[i];
+        strata__migration *m = &p->source.items[i];
         strata__script s;
         int rc = strata__load_runnable(&s, db, m, STRATA_DIRECTION_UP);
         if (rc != STRATA_OK)
@@ -294,6 +321,7 @@ static int check_scripts(strata *db, const strata__plan *p)
         if (rc == STRATA_EREFUSED &&
             db->err.pub.reason == STRATA_REASON_IRREVERSIBLE) {
             strata__err_clear(&db->err); /* allowed: down just refuses */
+            m->down_empty = 1;
             continue;
         }
         if (rc != STRATA_OK)
@@ -316,11 +344,17 @@ int strata_validate(strata_plan **out, strata *db, int allow_out_of_order)
     rc = strata__plan_load(&p, db);
     if (rc != STRATA_OK)
         return rc;
+    /* Every script is read first, so the exported plan knows which
+     * migrations are irreversible; it is returned also on refusal. */
+    int check = check_scripts(db, &p);
+    if (check == STRATA_OK)
+        check = strata__plan_check(db, &p, allow_out_of_order);
+    strata__err saved = db->err;
     rc = strata__plan_export(out, db, &p);
-    if (rc == STRATA_OK)
-        rc = check_scripts(db, &p);
-    if (rc == STRATA_OK)
-        rc = strata__plan_check(db, &p, allow_out_of_order);
+    if (rc == STRATA_OK && check != STRATA_OK) {
+        db->err = saved;
+        rc = check;
+    }
     strata__plan_free(&p);
     return rc;
 }

@@ -70,9 +70,6 @@ static int run_open(run *r, strata *db, const strata_run_options *opts,
         if (rc != STRATA_OK)
             return rc;
         r->locked = 1;
-        rc = strata__tables_ensure(db);
-        if (rc != STRATA_OK)
-            return rc;
     }
     rc = strata__plan_load(&r->plan, db);
     if (rc != STRATA_OK)
@@ -226,7 +223,9 @@ static int script_failed(run *r, const strata__migration *m,
     strata__err_set(&db->err, rc, db->err.pub.reason,
                     "migration %s (%s) %s failed: %s", m->version, m->name,
                     dir == STRATA_DIRECTION_UP ? "up" : "down", dbmsg);
-    if (no_tx)
+    if (db->err.hint[0] != '\0')
+        ; /* the driver said what to do about this script */
+    else if (no_tx)
         strata__err_hint(&db->err,
                          "this script ran outside a transaction and may be "
                          "partly applied; it is marked dirty: fix the "
@@ -418,8 +417,15 @@ static int execute(run *r, strata_direction dir)
         }
         return STRATA_OK;
     }
-    int outer = r->opts.single_transaction && r->nsteps > 0;
-    int rc = outer ? db->driver->begin(db, db->drv) : STRATA_OK;
+    if (r->nsteps == 0)
+        return STRATA_OK;
+    /* Created only now: a refused or empty run leaves no trace at all. */
+    int rc = strata__tables_ensure(db);
+    if (rc != STRATA_OK)
+        return rc;
+    int outer = r->opts.single_transaction;
+    if (outer)
+        rc = db->driver->begin(db, db->drv);
     for (size_t i = 0; rc == STRATA_OK && i < r->nsteps; i++)
         rc = apply(r, r->steps[i], dir);
     if (outer) {
@@ -631,6 +637,8 @@ int strata_baseline(strata_report **out, strata *db, const char *version)
         goto out;
     }
     rc = parse_version(&r, version, &to);
+    if (rc == STRATA_OK)
+        rc = strata__tables_ensure(db);
     if (rc == STRATA_OK)
         rc = one_tx(&r, baseline_body, to);
 out:

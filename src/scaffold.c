@@ -154,7 +154,11 @@ int strata_new(strata_report **out, strata *db, const char *name,
     char *clean = NULL, *version = NULL, *folder = NULL;
     char *up = NULL, *down = NULL;
     int created_up = 0;
-    int rc = strata__require_source(db);
+    int rc = STRATA_OK;
+    if (db->dir == NULL) {
+        /* The directory itself may be missing: it is created below. */
+        rc = strata__require_source(db);
+    }
     if (rc == STRATA_OK)
         rc = clean_name(db, name, &clean);
     if (rc != STRATA_OK)

@@ -163,6 +163,8 @@ typedef struct strata__migration {
     int markers;     /* the up file is split by -- strata:up/down markers */
     int meta_no_tx;  /* metadata.toml says run_in_transaction = false */
     int head_no_tx;  /* the up script starts with -- strata:no-transaction */
+    int down_empty;  /* known to have an empty or comment-only down script
+                        (set when the down script was read) */
     char checksum[65];
 } strata__migration;
 

@@ -84,6 +84,53 @@ static char *sqlite_display_url(const char *url)
     return strata__strdup(url); /* SQLite URLs carry no password */
 }
 
+/* Opens the connection. Opening is lazy in SQLite: the schema is read here
+ * so that a file that is not a database fails now, not halfway through a
+ * plan. */
+static int connect(strata *db, sqlite_state *st)
+{
+    const char *path = st->path ? st->path : ":memory:";
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int rc = sqlite3_open_v2(path, &st->conn, flags, NULL);
+    if (st->conn == NULL)
+        return strata__err_nomem(&db->err);
+    sqlite3_extended_result_codes(st->conn, 1);
+    if (rc != SQLITE_OK) {
+        db_error(db, st, STRATA_ECONNECT, "cannot open database");
+        strata__err_hint(&db->err, "check the path and its permissions");
+        return STRATA_ECONNECT;
+    }
+    sqlite3_busy_timeout(st->conn,
+                         db->lock_timeout_ms > 0 ? db->lock_timeout_ms : 0);
+    rc = sqlite3_exec(st->conn, "SELECT count(*) FROM sqlite_master", NULL,
+                      NULL, NULL);
+    if (rc != SQLITE_OK) {
+        int ext = sqlite3_extended_errcode(st->conn);
+        strata__err_db(&db->err, sqlite3_errmsg(st->conn), "", "", ext);
+        if ((ext & 0xff) == SQLITE_BUSY)
+            return busy_error(db, st, "cannot read the database schema");
+        if ((ext & 0xff) == SQLITE_NOTADB) {
+            strata__err_set(&db->err, STRATA_ECONNECT,
+                            STRATA_REASON_NOT_A_DATABASE,
+                            "%s is not an SQLite database", path);
+            strata__err_hint(&db->err, "point the URL at an SQLite file, or "
+                                       "at a new path to create one");
+        } else {
+            strata__err_set(&db->err, STRATA_ECONNECT, STRATA_REASON_NONE,
+                            "cannot read database %s: %s", path,
+                            sqlite3_errmsg(st->conn));
+        }
+        return STRATA_ECONNECT;
+    }
+    return STRATA_OK;
+}
+
+/* Connects now if the file did not exist at open time. */
+static int need_conn(strata *db, sqlite_state *st)
+{
+    return st->conn != NULL ? STRATA_OK : connect(db, st);
+}
+
 static int sqlite_open(strata *db, void *vst, const strata__url *url)
 {
     sqlite_state *st = vst;
@@ -119,41 +166,12 @@ static int sqlite_open(strata *db, void *vst, const strata__url *url)
             free(dir);
         }
     }
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-    int rc = sqlite3_open_v2(path, &st->conn, flags, NULL);
-    if (st->conn == NULL)
-        return strata__err_nomem(&db->err);
-    sqlite3_extended_result_codes(st->conn, 1);
-    if (rc != SQLITE_OK) {
-        db_error(db, st, STRATA_ECONNECT, "cannot open database");
-        strata__err_hint(&db->err, "check the path and its permissions");
-        return STRATA_ECONNECT;
-    }
-    sqlite3_busy_timeout(st->conn,
-                         db->lock_timeout_ms > 0 ? db->lock_timeout_ms : 0);
-    /* Opening is lazy in SQLite: read the schema now so that a file that
-     * is not a database fails here, not halfway through a plan. */
-    rc = sqlite3_exec(st->conn, "SELECT count(*) FROM sqlite_master", NULL,
-                      NULL, NULL);
-    if (rc != SQLITE_OK) {
-        int ext = sqlite3_extended_errcode(st->conn);
-        strata__err_db(&db->err, sqlite3_errmsg(st->conn), "", "", ext);
-        if ((ext & 0xff) == SQLITE_BUSY)
-            return busy_error(db, st, "cannot read the database schema");
-        if ((ext & 0xff) == SQLITE_NOTADB) {
-            strata__err_set(&db->err, STRATA_ECONNECT,
-                            STRATA_REASON_NOT_A_DATABASE,
-                            "%s is not an SQLite database", path);
-            strata__err_hint(&db->err, "point the URL at an SQLite file, or "
-                                       "at a new path to create one");
-        } else {
-            strata__err_set(&db->err, STRATA_ECONNECT, STRATA_REASON_NONE,
-                            "cannot read database %s: %s", path,
-                            sqlite3_errmsg(st->conn));
-        }
-        return STRATA_ECONNECT;
-    }
-    return STRATA_OK;
+    /* A file that does not exist yet is created by the first write, not by
+     * a status or a validate. */
+    struct stat fsb;
+    if (!memory && stat(path, &fsb) != 0 && errno == ENOENT)
+        return STRATA_OK;
+    return connect(db, st);
 }
 
 static void sqlite_close(void *vst)
@@ -188,7 +206,9 @@ static int sqlite_lock(strata *db, void *vst)
     sqlite_state *st = vst;
     if (st->path == NULL || st->locked)
         return STRATA_OK; /* in-memory: only this connection can see it */
-    if (sqlite3_db_readonly(st->conn, "main") == 1) {
+    /* A database that does not exist yet stays uncreated until the first
+     * write, so a refused run leaves no empty file behind. */
+    if (st->conn != NULL && sqlite3_db_readonly(st->conn, "main") == 1) {
         strata__err_set(&db->err, STRATA_ECONNECT, STRATA_REASON_READ_ONLY,
                         "database %s is read-only", st->path);
         strata__err_hint(&db->err, "run strata as a user who may write the "
@@ -292,6 +312,9 @@ static int simple(strata *db, sqlite_state *st, const char *sql,
 
 static int sqlite_begin(strata *db, void *vst)
 {
+    int rc = need_conn(db, vst);
+    if (rc != STRATA_OK)
+        return rc;
     /* IMMEDIATE takes the write lock now, so two writers never both read
      * the tracking table and then collide on commit. */
     return simple(db, vst, "BEGIN IMMEDIATE", "cannot begin a transaction");
@@ -306,7 +329,7 @@ static void sqlite_rollback(strata *db, void *vst)
 {
     (void)db;
     sqlite_state *st = vst;
-    if (!sqlite3_get_autocommit(st->conn))
+    if (st->conn != NULL && !sqlite3_get_autocommit(st->conn))
         (void)sqlite3_exec(st->conn, "ROLLBACK", NULL, NULL, NULL);
 }
 
@@ -316,7 +339,10 @@ static int sqlite_exec(strata *db, void *vst, const char *sql, size_t nparams,
 {
     sqlite_state *st = vst;
     sqlite3_stmt *stmt = NULL;
-    int rc = sqlite3_prepare_v2(st->conn, sql, -1, &stmt, NULL);
+    int rc = need_conn(db, st);
+    if (rc != STRATA_OK)
+        return rc;
+    rc = sqlite3_prepare_v2(st->conn, sql, -1, &stmt, NULL);
     if (rc != SQLITE_OK)
         return db_error(db, st, STRATA_EFAILED, "bookkeeping statement");
     for (size_t i = 0; i < nparams; i++) {
@@ -398,12 +424,48 @@ static int script_error(strata *db, sqlite_state *st, const strata__script *sc,
                            sqlite3_errmsg(st->conn));
 }
 
+/* Denies BEGIN, COMMIT and ROLLBACK while a transactional script runs:
+ * one of them would end strata's transaction, so the rest of the script and
+ * the tracking row would commit on their own. SQLite's parser reports them
+ * to the authorizer as SQLITE_TRANSACTION; savepoints stay allowed. */
+static int deny_transaction(void *payload, int action, const char *a,
+                            const char *b, const char *c, const char *d)
+{
+    (void)a;
+    (void)b;
+    (void)c;
+    (void)d;
+    if (action != SQLITE_TRANSACTION)
+        return SQLITE_OK;
+    *(int *)payload = 1;
+    return SQLITE_DENY;
+}
+
+static int transaction_refused(strata *db, const strata__script *sc,
+                               const char *text, const char *stmt_start)
+{
+    const char *start = skip_blank(stmt_start, text + sc->len);
+    int line =
+        sc->first_line - 1 + strata__line_of(text, (size_t)(start - text));
+    strata__err_where(&db->err, sc->path, line, line, 1);
+    strata__err_set(&db->err, STRATA_EFAILED, STRATA_REASON_BAD_SCRIPT,
+                    "the script begins or ends a transaction itself, but "
+                    "strata runs it inside its own");
+    strata__err_hint(&db->err, "remove the BEGIN/COMMIT/ROLLBACK, or mark "
+                               "the script -- strata:no-transaction to "
+                               "manage transactions yourself");
+    return STRATA_EFAILED;
+}
+
 static int sqlite_exec_script(strata *db, void *vst, const strata__script *sc)
 {
     sqlite_state *st = vst;
     char *copy = NULL;
     const char *text = sc->sql;
-    int rc = STRATA_OK;
+    int denied = 0;
+    int rc = need_conn(db, st);
+    if (rc != STRATA_OK)
+        return rc;
     if (sc->len >= (size_t)INT_MAX)
         return strata__err_set(&db->err, STRATA_EREFUSED,
                                STRATA_REASON_BAD_SCRIPT,
@@ -416,6 +478,8 @@ static int sqlite_exec_script(strata *db, void *vst, const strata__script *sc)
             return strata__err_nomem(&db->err);
         text = copy;
     }
+    if (!sc->no_transaction)
+        sqlite3_set_authorizer(st->conn, deny_transaction, &denied);
     const char *p = text, *end = text + sc->len;
     while (p < end) {
         sqlite3_stmt *stmt = NULL;
@@ -423,8 +487,9 @@ static int sqlite_exec_script(strata *db, void *vst, const strata__script *sc)
         int src =
             sqlite3_prepare_v2(st->conn, p, (int)(end - p) + 1, &stmt, &tail);
         if (src != SQLITE_OK) {
-            rc = script_error(db, st, sc, text, p,
-                              sqlite3_error_offset(st->conn));
+            rc = denied ? transaction_refused(db, sc, text, p)
+                        : script_error(db, st, sc, text, p,
+                                       sqlite3_error_offset(st->conn));
             goto out;
         }
         if (stmt == NULL) { /* only whitespace or comments were left */
@@ -441,7 +506,17 @@ static int sqlite_exec_script(strata *db, void *vst, const strata__script *sc)
         sqlite3_finalize(stmt);
         p = tail;
     }
+    if (sc->no_transaction && !sqlite3_get_autocommit(st->conn)) {
+        int line = sc->first_line - 1 + strata__line_of(text, sc->len);
+        strata__err_where(&db->err, sc->path, line, 0, 0);
+        rc = strata__err_set(&db->err, STRATA_EFAILED, STRATA_REASON_BAD_SCRIPT,
+                             "the script left a transaction open");
+        strata__err_hint(&db->err, "end the script's transaction with "
+                                   "COMMIT; it was rolled back");
+    }
 out:
+    if (!sc->no_transaction)
+        sqlite3_set_authorizer(st->conn, NULL, NULL);
     free(copy);
     return rc;
 }
@@ -456,6 +531,16 @@ static int exists_cb(void *payload, int ncols, const char *const *values)
 
 static int sqlite_table_exists(strata *db, void *vst, const char *name)
 {
+    sqlite_state *st = vst;
+    if (st->conn == NULL) {
+        /* Absent at open; another process may have created it since. */
+        struct stat sb;
+        if (stat(st->path, &sb) != 0 && errno == ENOENT)
+            return 0;
+        int rc = connect(db, st);
+        if (rc != STRATA_OK)
+            return rc;
+    }
     int found = 0;
     const char *params[] = {name};
     int rc = sqlite_exec(db, vst,
@@ -469,7 +554,9 @@ static int sqlite_ensure_tables(strata *db, void *vst, const char *table,
                                 const char *history_table)
 {
     sqlite_state *st = vst;
-    int rc = STRATA_OK;
+    int rc = need_conn(db, st);
+    if (rc != STRATA_OK)
+        return rc;
     char *qt = strata__quote_ident(table);
     char *qh = strata__quote_ident(history_table);
     char *sql = NULL;

@@ -126,9 +126,19 @@ size_t it_up_expect(strata *db, const strata_run_options *opts, int want)
     return n;
 }
 
+/* strata creates a database file only when it first writes, so a missing
+ * file reads as an empty database. */
+static int absent(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) != 0;
+}
+
 static sqlite3 *open_ro(const char *path)
 {
     sqlite3 *c = NULL;
+    if (absent(path))
+        path = ":memory:";
     int rc = sqlite3_open_v2(path, &c, SQLITE_OPEN_READONLY, NULL);
     cr_assert_eq(rc, SQLITE_OK, "sqlite3_open_v2 %s: %s", path,
                  c ? sqlite3_errmsg(c) : "nomem");
@@ -138,6 +148,8 @@ static sqlite3 *open_ro(const char *path)
 
 int64_t it_scalar(const char *path, const char *sql, int64_t dflt)
 {
+    if (absent(path))
+        return dflt;
     sqlite3 *c = open_ro(path);
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(c, sql, -1, &st, NULL);
@@ -147,8 +159,7 @@ int64_t it_scalar(const char *path, const char *sql, int64_t dflt)
     if (rc == SQLITE_ROW)
         v = sqlite3_column_int64(st, 0);
     else
-        cr_assert_eq(rc, SQLITE_DONE, "step '%s': %s", sql,
-                     sqlite3_errmsg(c));
+        cr_assert_eq(rc, SQLITE_DONE, "step '%s': %s", sql, sqlite3_errmsg(c));
     sqlite3_finalize(st);
     sqlite3_close(c);
     return v;
@@ -156,6 +167,8 @@ int64_t it_scalar(const char *path, const char *sql, int64_t dflt)
 
 char *it_text(const char *path, const char *sql)
 {
+    if (absent(path))
+        return NULL;
     sqlite3 *c = open_ro(path);
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(c, sql, -1, &st, NULL);
@@ -165,8 +178,7 @@ char *it_text(const char *path, const char *sql)
     if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
         v = strdup((const char *)sqlite3_column_text(st, 0));
     else if (rc != SQLITE_ROW)
-        cr_assert_eq(rc, SQLITE_DONE, "step '%s': %s", sql,
-                     sqlite3_errmsg(c));
+        cr_assert_eq(rc, SQLITE_DONE, "step '%s': %s", sql, sqlite3_errmsg(c));
     sqlite3_finalize(st);
     sqlite3_close(c);
     return v;
@@ -244,14 +256,13 @@ char *it_snapshot(const char *path)
               "ORDER BY type, name");
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(
-        c,
-        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+        c, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
         -1, &st, NULL);
     cr_assert_eq(rc, SQLITE_OK);
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
-        char *sql = sqlite3_mprintf("SELECT * FROM \"%w\" ORDER BY rowid",
-                                    name);
+        char *sql =
+            sqlite3_mprintf("SELECT * FROM \"%w\" ORDER BY rowid", name);
         sb_add(&b, "table ");
         sb_add(&b, name);
         sb_add(&b, ":\n");

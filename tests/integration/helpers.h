@@ -15,10 +15,10 @@
 #include <stdint.h>
 
 typedef struct it_env {
-    char dir[128];    /* the temp root */
-    char mig[192];    /* dir/migrations */
-    char db[192];     /* dir/test.db */
-    char url[224];    /* sqlite:///dir/test.db */
+    char dir[128]; /* the temp root */
+    char mig[192]; /* dir/migrations */
+    char db[192];  /* dir/test.db */
+    char url[224]; /* sqlite:///dir/test.db */
 } it_env;
 
 /* Creates a fresh temp root with an empty migrations folder. */

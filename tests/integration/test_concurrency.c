@@ -18,8 +18,14 @@
 
 static it_env env;
 
-static void setup(void) { it_env_init(&env); }
-static void teardown(void) { it_env_cleanup(&env); }
+static void setup(void)
+{
+    it_env_init(&env);
+}
+static void teardown(void)
+{
+    it_env_cleanup(&env);
+}
 
 TestSuite(concurrency, .init = setup, .fini = teardown);
 
@@ -91,8 +97,7 @@ Test(concurrency, sixteen_processes_apply_each_migration_once)
         cr_assert_leq(code, NMIG, "child %d failed: exit %d", i, code);
         total += code;
     }
-    cr_assert_eq(total, NMIG, "children applied %d migrations in all",
-                 total);
+    cr_assert_eq(total, NMIG, "children applied %d migrations in all", total);
     cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM proof", -1), NMIG);
     cr_assert_eq(it_scalar(env.db, "SELECT count(DISTINCT v) FROM proof", -1),
                  NMIG);
@@ -100,16 +105,20 @@ Test(concurrency, sixteen_processes_apply_each_migration_once)
                                   "(SELECT v FROM proof ORDER BY rowid)");
     cr_assert_str_eq(order, "1,2,3,4,5,6,7,8,9,10");
     free(order);
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations "
-                                   "WHERE state = 'applied'", -1),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM strata_migrations "
+                           "WHERE state = 'applied'",
+                           -1),
                  NMIG);
     char *versions = it_text(env.db, "SELECT group_concat(version, ',') FROM "
                                      "(SELECT version FROM strata_migrations "
                                      "ORDER BY CAST(version AS INTEGER))");
     cr_assert_str_eq(versions, "1,2,3,4,5,6,7,8,9,10");
     free(versions);
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM "
-                                   "strata_migrations_history", -1),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM "
+                           "strata_migrations_history",
+                           -1),
                  NMIG);
 }
 
@@ -245,8 +254,9 @@ Test(concurrency, database_write_lock_held_elsewhere)
     strata *db = it_open(&env, &o);
     sqlite3 *c = NULL;
     cr_assert_eq(sqlite3_open(env.db, &c), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(c, "BEGIN IMMEDIATE; INSERT INTO other "
-                                 "VALUES (1);",
+    cr_assert_eq(sqlite3_exec(c,
+                              "BEGIN IMMEDIATE; INSERT INTO other "
+                              "VALUES (1);",
                               NULL, NULL, NULL),
                  SQLITE_OK);
     int64_t t0 = it_now_ms();
@@ -255,8 +265,7 @@ Test(concurrency, database_write_lock_held_elsewhere)
     int64_t took = it_now_ms() - t0;
     strata_report_free(rep);
     cr_assert_neq(rc, 0);
-    cr_assert(rc == STRATA_ELOCKED || rc == STRATA_EFAILED, "%s",
-              it_err(db));
+    cr_assert(rc == STRATA_ELOCKED || rc == STRATA_EFAILED, "%s", it_err(db));
     cr_assert_eq(strata_last_error(db)->db_code & 0xff, SQLITE_BUSY, "%s",
                  it_err(db));
     cr_assert_lt(took, 10000);
@@ -302,11 +311,12 @@ Test(concurrency, two_handles_in_one_process_exclude_each_other)
     cr_assert_eq(n.tried, 1);
     cr_assert_eq(n.rc, STRATA_ELOCKED, "the second handle got %d: %s", n.rc,
                  it_err(n.other));
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations",
+    cr_assert_eq(
+        it_scalar(env.db, "SELECT count(*) FROM strata_migrations", -1), 2);
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM "
+                           "strata_migrations_history",
                            -1),
-                 2);
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM "
-                                   "strata_migrations_history", -1),
                  2);
     strata_close(n.other);
     strata_close(db);
@@ -323,8 +333,8 @@ Test(concurrency, two_modules_race_on_one_database)
         for (int i = 1; i <= 5; i++) {
             char name[64], sql[128];
             snprintf(name, sizeof name, "%d_m.sql", i);
-            snprintf(sql, sizeof sql,
-                     "CREATE TABLE %s_%d (x INT);\n", modules[m], i);
+            snprintf(sql, sizeof sql, "CREATE TABLE %s_%d (x INT);\n",
+                     modules[m], i);
             it_write(dirs[m], name, sql);
         }
     }
@@ -353,11 +363,15 @@ Test(concurrency, two_modules_race_on_one_database)
     }
     cr_assert_eq(total[0], 5);
     cr_assert_eq(total[1], 5);
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations "
-                                   "WHERE module = 'alpha'", -1),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM strata_migrations "
+                           "WHERE module = 'alpha'",
+                           -1),
                  5);
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations "
-                                   "WHERE module = 'beta'", -1),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM strata_migrations "
+                           "WHERE module = 'beta'",
+                           -1),
                  5);
     cr_assert(it_table_exists(env.db, "beta_5"));
 }

@@ -13,8 +13,14 @@
 
 static it_env env;
 
-static void setup(void) { it_env_init(&env); }
-static void teardown(void) { it_env_cleanup(&env); }
+static void setup(void)
+{
+    it_env_init(&env);
+}
+static void teardown(void)
+{
+    it_env_cleanup(&env);
+}
 
 TestSuite(errors, .init = setup, .fini = teardown);
 
@@ -22,7 +28,8 @@ Test(errors, syntax_error_in_third_statement_names_file_and_line)
 {
     it_mig(&env, "1_ok.sql", "CREATE TABLE ok1 (x INTEGER);\n");
     it_mig(&env, "2_bad.sql",
-           /*  1 */ "-- a migration whose third statement is wrong\n"
+           /*  1 */
+           "-- a migration whose third statement is wrong\n"
            /*  2 */ "CREATE TABLE a (x INTEGER);  -- first; a comment\n"
            /*  3 */ "\n"
            /*  4 */ "/* a block comment; with ; semicolons\n"
@@ -62,14 +69,17 @@ Test(errors, syntax_error_in_third_statement_names_file_and_line)
     cr_assert(it_table_exists(env.db, "ok1"));
     cr_assert_not(it_table_exists(env.db, "a"), "statement 1 not rolled back");
     cr_assert_not(it_table_exists(env.db, "after3"));
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations",
+    cr_assert_eq(
+        it_scalar(env.db, "SELECT count(*) FROM strata_migrations", -1), 1);
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM strata_migrations "
+                           "WHERE version = '2'",
                            -1),
-                 1);
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations "
-                                   "WHERE version = '2'", -1),
                  0);
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM "
-                                   "strata_migrations_history", -1),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM "
+                           "strata_migrations_history",
+                           -1),
                  1);
 
     strata_plan *plan = NULL;
@@ -99,8 +109,10 @@ Test(errors, error_in_a_down_file_points_into_it)
               er->db_message);
     /* Rolled back: a is still there and still recorded. */
     cr_assert(it_table_exists(env.db, "a"));
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations "
-                                   "WHERE state = 'applied'", -1),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM strata_migrations "
+                           "WHERE state = 'applied'",
+                           -1),
                  1);
     strata_close(db);
 }
@@ -108,7 +120,8 @@ Test(errors, error_in_a_down_file_points_into_it)
 Test(errors, marker_file_error_line_counts_from_file_start)
 {
     it_mig(&env, "1_m.sql",
-           /* 1 */ "-- header\n"
+           /* 1 */
+           "-- header\n"
            /* 2 */ "-- strata:up\n"
            /* 3 */ "CREATE TABLE m (x INTEGER);\n"
            /* 4 */ "INSERT INTO m VALUES (1, 2);\n"
@@ -128,8 +141,9 @@ Test(errors, constraint_violation_at_runtime)
 {
     it_mig(&env, "1_ok.sql", "CREATE TABLE ok1 (x INTEGER);\n");
     it_mig(&env, "2_dup.sql",
-           /* 1 */ "CREATE TABLE u (id INTEGER PRIMARY KEY, email TEXT "
-                   "UNIQUE);\n"
+           /* 1 */
+           "CREATE TABLE u (id INTEGER PRIMARY KEY, email TEXT "
+           "UNIQUE);\n"
            /* 2 */ "INSERT INTO u VALUES (1, 'a@x');\n"
            /* 3 */ "-- a duplicate e-mail follows; it must fail\n"
            /* 4 */ "\n"
@@ -146,12 +160,11 @@ Test(errors, constraint_violation_at_runtime)
     cr_assert_eq(er->statement_line, 5, "%s", it_err(db));
     cr_assert_eq(er->line, 5, "%s", it_err(db));
     cr_assert_eq(er->db_code, SQLITE_CONSTRAINT_UNIQUE, "%s", it_err(db));
-    cr_assert(strstr(er->db_message, "UNIQUE constraint failed") != NULL,
-              "%s", er->db_message);
+    cr_assert(strstr(er->db_message, "UNIQUE constraint failed") != NULL, "%s",
+              er->db_message);
     cr_assert_not(it_table_exists(env.db, "u"));
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations",
-                           -1),
-                 1);
+    cr_assert_eq(
+        it_scalar(env.db, "SELECT count(*) FROM strata_migrations", -1), 1);
     strata_close(db);
 }
 
@@ -175,8 +188,7 @@ Test(errors, triggers_strings_and_comments_with_semicolons)
     it_mig(&env, "3_both.sql",
            "INSERT INTO t (note) VALUES ('z')\n"
            "-- no semicolon above; and none at the end");
-    it_mig(&env, "4_block.sql",
-           "INSERT INTO t (note) VALUES ('w'); /* ; */");
+    it_mig(&env, "4_block.sql", "INSERT INTO t (note) VALUES ('w'); /* ; */");
     strata *db = it_open(&env, NULL);
     cr_assert_eq(it_up_expect(db, NULL, 0), 4);
     cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM t", -1), 5);
@@ -188,8 +200,10 @@ Test(errors, triggers_strings_and_comments_with_semicolons)
     char *first = it_text(env.db, "SELECT msg FROM audit ORDER BY rowid");
     cr_assert_str_eq(first, "inserted; a;b");
     free(first);
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM sqlite_master "
-                                   "WHERE type = 'trigger'", -1),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM sqlite_master "
+                           "WHERE type = 'trigger'",
+                           -1),
                  1);
     strata_close(db);
 }
@@ -212,21 +226,21 @@ Test(errors, single_transaction_rolls_back_the_whole_run)
     const strata_error *er = strata_last_error(db);
     cr_assert_str_eq(er->file, it_mig_path(&env, "3_c.sql"));
     cr_assert_eq(er->line, 2);
-    for (const char *const *t = (const char *const[]){"a", "b", "c", NULL};
-         *t; t++)
+    for (const char *const *t = (const char *const[]){"a", "b", "c", NULL}; *t;
+         t++)
         cr_assert_not(it_table_exists(env.db, *t), "%s exists", *t);
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations",
-                           0),
+    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations", 0),
                  0);
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM "
-                                   "strata_migrations_history", 0),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM "
+                           "strata_migrations_history",
+                           0),
                  0);
 
     /* Fixed, the same run applies all three at once. */
     it_mig(&env, "3_c.sql", "CREATE TABLE c (x INTEGER);\n");
     cr_assert_eq(it_up_expect(db, &o, 0), 3);
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations",
-                           0),
+    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations", 0),
                  3);
     strata_close(db);
 }
@@ -253,7 +267,8 @@ Test(errors, no_transaction_failure_is_dirty_until_repaired)
 {
     it_mig(&env, "1_base.sql", "CREATE TABLE base (x INTEGER);\n");
     it_mig(&env, "2_nt.sql",
-           /* 1 */ "-- strata:no-transaction\n"
+           /* 1 */
+           "-- strata:no-transaction\n"
            /* 2 */ "CREATE TABLE nt1 (x INTEGER);\n"
            /* 3 */ "INSERT INTO missing_table VALUES (1);\n"
            /* 4 */ "CREATE TABLE nt2 (x INTEGER);\n");
@@ -272,9 +287,11 @@ Test(errors, no_transaction_failure_is_dirty_until_repaired)
     cr_assert(it_table_exists(env.db, "nt1"));
     cr_assert_not(it_table_exists(env.db, "nt2"));
     cr_assert_not(it_table_exists(env.db, "later"));
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations "
-                                   "WHERE version = '2' AND state <> "
-                                   "'applied'", -1),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM strata_migrations "
+                           "WHERE version = '2' AND state <> "
+                           "'applied'",
+                           -1),
                  1, "no dirty row for the no-transaction script");
 
     strata_plan *plan = NULL;
@@ -289,8 +306,7 @@ Test(errors, no_transaction_failure_is_dirty_until_repaired)
     /* The next up is refused and applies nothing. */
     char *before = it_snapshot(env.db);
     rep = NULL;
-    cr_assert_eq(strata_up(&rep, db, NULL), STRATA_EREFUSED, "%s",
-                 it_err(db));
+    cr_assert_eq(strata_up(&rep, db, NULL), STRATA_EREFUSED, "%s", it_err(db));
     strata_report_free(rep);
     cr_assert_eq(strata_last_error(db)->reason, STRATA_REASON_DIRTY);
     cr_assert_str_eq(strata_last_error(db)->version, "2");
@@ -315,13 +331,17 @@ Test(errors, no_transaction_failure_is_dirty_until_repaired)
     cr_assert_str_eq(rep->steps[0]->version, "2");
     cr_assert_neq(rep->steps[0]->detail[0], '\0');
     strata_report_free(rep);
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations "
-                                   "WHERE version = '2'", -1),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM strata_migrations "
+                           "WHERE version = '2'",
+                           -1),
                  0);
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM "
-                                   "strata_migrations_history WHERE action "
-                                   "= 'repair' AND version = '2' AND "
-                                   "length(detail) > 0", -1),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM "
+                           "strata_migrations_history WHERE action "
+                           "= 'repair' AND version = '2' AND "
+                           "length(detail) > 0",
+                           -1),
                  1);
     plan = NULL;
     cr_assert_eq(strata_status(&plan, db), 0);
@@ -344,8 +364,10 @@ Test(errors, no_transaction_failure_is_dirty_until_repaired)
     cr_assert_eq(it_up_expect(db, NULL, 0), 2);
     cr_assert(it_table_exists(env.db, "nt2"));
     cr_assert(it_table_exists(env.db, "later"));
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations "
-                                   "WHERE state = 'applied'", -1),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM strata_migrations "
+                           "WHERE state = 'applied'",
+                           -1),
                  3);
     strata_close(db);
 }
@@ -373,15 +395,19 @@ Test(errors, no_transaction_foreign_keys_off_table_rebuild)
            "PRAGMA foreign_keys = ON;\n");
     strata *db = it_open(&env, NULL);
     cr_assert_eq(it_up_expect(db, NULL, 0), 2);
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations "
-                                   "WHERE state = 'applied'", -1),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM strata_migrations "
+                           "WHERE state = 'applied'",
+                           -1),
                  2);
     char *label = it_text(env.db, "SELECT label FROM parent WHERE id = 1");
     cr_assert_str_eq(label, "p");
     free(label);
     cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM child", -1), 1);
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM "
-                                   "pragma_foreign_key_check", -1),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM "
+                           "pragma_foreign_key_check",
+                           -1),
                  0);
     cr_assert_not(it_table_exists(env.db, "parent_new"));
     char *detail = it_text(env.db, "SELECT detail FROM "
@@ -403,8 +429,7 @@ Test(errors, begin_inside_a_transactional_script_fails_cleanly)
     cr_assert_eq(it_up_expect(db, NULL, STRATA_EFAILED), 0);
     cr_assert_eq(strata_last_error(db)->line, 2, "%s", it_err(db));
     cr_assert_not(it_table_exists(env.db, "a"));
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations",
-                           0),
+    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations", 0),
                  0);
     /* The handle is still usable. */
     it_mig(&env, "1_tx.sql", "CREATE TABLE a (x INTEGER);\n");
@@ -428,8 +453,10 @@ Test(errors, no_transaction_script_failing_inside_its_own_begin)
     cr_assert_eq(strata_last_error(db)->line, 5, "%s", it_err(db));
     cr_assert(it_table_exists(env.db, "a"));
     cr_assert_not(it_table_exists(env.db, "b"));
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations "
-                                   "WHERE state <> 'applied'", -1),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM strata_migrations "
+                           "WHERE state <> 'applied'",
+                           -1),
                  1);
     /* A second handle sees the dirty row: it was committed. */
     strata *db2 = it_open(&env, NULL);
@@ -484,13 +511,15 @@ Test(errors, syntax_error_column_points_at_the_token)
 Test(errors, utf8_bom_does_not_shift_lines)
 {
     it_mig(&env, "1_bom.sql",
-           "\xEF\xBB\xBF" "CREATE TABLE a (x INTEGER);\n"
+           "\xEF\xBB\xBF"
+           "CREATE TABLE a (x INTEGER);\n"
            "INSERT INTO nope VALUES (1);\n");
     strata *db = it_open(&env, NULL);
     cr_assert_eq(it_up_expect(db, NULL, STRATA_EFAILED), 0);
     cr_assert_eq(strata_last_error(db)->line, 2, "%s", it_err(db));
     it_mig(&env, "1_bom.sql",
-           "\xEF\xBB\xBF" "-- strata:no-transaction\n"
+           "\xEF\xBB\xBF"
+           "-- strata:no-transaction\n"
            "CREATE TABLE a (x INTEGER);\n");
     cr_assert_eq(it_up_expect(db, NULL, 0), 1);
     cr_assert(it_table_exists(env.db, "a"));
@@ -499,17 +528,18 @@ Test(errors, utf8_bom_does_not_shift_lines)
 
 Test(errors, interrupted_no_transaction_down_is_repaired_to_applied)
 {
-    it_mig(&env, "1_a.up.sql", "CREATE TABLE a (x INTEGER);\n"
-                               "CREATE TABLE a2 (x INTEGER);\n");
-    it_mig(&env, "1_a.down.sql", "-- strata:no-transaction\n"
-                                 "DROP TABLE a;\n"
-                                 "DROP TABLE nope;\n"
-                                 "DROP TABLE a2;\n");
+    it_mig(&env, "1_a.up.sql",
+           "CREATE TABLE a (x INTEGER);\n"
+           "CREATE TABLE a2 (x INTEGER);\n");
+    it_mig(&env, "1_a.down.sql",
+           "-- strata:no-transaction\n"
+           "DROP TABLE a;\n"
+           "DROP TABLE nope;\n"
+           "DROP TABLE a2;\n");
     strata *db = it_open(&env, NULL);
     cr_assert_eq(it_up_expect(db, NULL, 0), 1);
     strata_report *rep = NULL;
-    cr_assert_eq(strata_down(&rep, db, NULL), STRATA_EFAILED, "%s",
-                 it_err(db));
+    cr_assert_eq(strata_down(&rep, db, NULL), STRATA_EFAILED, "%s", it_err(db));
     strata_report_free(rep);
     cr_assert_str_eq(strata_last_error(db)->file,
                      it_mig_path(&env, "1_a.down.sql"));
@@ -540,9 +570,10 @@ Test(errors, interrupted_no_transaction_down_is_repaired_to_applied)
 
 Test(errors, no_transaction_directive_below_sql_is_refused)
 {
-    it_mig(&env, "1_a.sql", "CREATE TABLE a (x INTEGER);\n"
-                            "-- strata:no-transaction\n"
-                            "CREATE TABLE b (x INTEGER);\n");
+    it_mig(&env, "1_a.sql",
+           "CREATE TABLE a (x INTEGER);\n"
+           "-- strata:no-transaction\n"
+           "CREATE TABLE b (x INTEGER);\n");
     strata *db = it_open(&env, NULL);
     cr_assert_eq(it_up_expect(db, NULL, STRATA_EREFUSED), 0);
     cr_assert_eq(strata_last_error(db)->reason, STRATA_REASON_BAD_SCRIPT);
@@ -581,8 +612,9 @@ Test(errors, script_changed_during_the_run)
         cr_assert(it_table_exists(env.db, "b_changed"));
         cr_assert_not(it_table_exists(env.db, "b"));
         cr_assert_not_null(rec);
-        cr_assert_str_eq(rec, now, "recorded a checksum of text that did "
-                                   "not run");
+        cr_assert_str_eq(rec, now,
+                         "recorded a checksum of text that did "
+                         "not run");
     } else {
         cr_assert_null(rec, "%s", it_err(db));
         cr_assert_not(it_table_exists(env.db, "b"));

@@ -13,8 +13,14 @@
 
 static it_env env;
 
-static void setup(void) { it_env_init(&env); }
-static void teardown(void) { it_env_cleanup(&env); }
+static void setup(void)
+{
+    it_env_init(&env);
+}
+static void teardown(void)
+{
+    it_env_cleanup(&env);
+}
 
 TestSuite(large, .init = setup, .fini = teardown, .timeout = 500);
 
@@ -53,12 +59,10 @@ Test(large, fifty_megabytes_of_statements)
                  (int64_t)count);
     char sql[128];
     snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM big WHERE payload LIKE '%%;%zu'",
-             count - 1);
+             "SELECT count(*) FROM big WHERE payload LIKE '%%;%zu'", count - 1);
     cr_assert_eq(it_scalar(env.db, sql, -1), 1, "the last row is missing");
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations",
-                           -1),
-                 2);
+    cr_assert_eq(
+        it_scalar(env.db, "SELECT count(*) FROM strata_migrations", -1), 2);
     strata_close(db);
 }
 

@@ -11,8 +11,14 @@
 
 static it_env env;
 
-static void setup(void) { it_env_init(&env); }
-static void teardown(void) { it_env_cleanup(&env); }
+static void setup(void)
+{
+    it_env_init(&env);
+}
+static void teardown(void)
+{
+    it_env_cleanup(&env);
+}
 
 TestSuite(modules, .init = setup, .fini = teardown);
 
@@ -49,14 +55,17 @@ Test(modules, two_modules_share_one_table_independently)
     strata_plan_free(plan);
 
     cr_assert_eq(it_up_expect(a, NULL, 0), 2);
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations",
+    cr_assert_eq(
+        it_scalar(env.db, "SELECT count(*) FROM strata_migrations", -1), 4);
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM strata_migrations "
+                           "WHERE module = 'auth'",
                            -1),
-                 4);
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations "
-                                   "WHERE module = 'auth'", -1),
                  2);
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations "
-                                   "WHERE module = 'billing'", -1),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM strata_migrations "
+                           "WHERE module = 'billing'",
+                           -1),
                  2);
 
     /* Reverting one module leaves the other alone. */
@@ -107,8 +116,10 @@ Test(modules, custom_tracking_table)
     cr_assert(it_table_exists(env.db, "schema_versions_history"));
     cr_assert_not(it_table_exists(env.db, "strata_migrations"));
     cr_assert_not(it_table_exists(env.db, "strata_migrations_history"));
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM schema_versions "
-                                   "WHERE version = '1'", -1),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM schema_versions "
+                           "WHERE version = '1'",
+                           -1),
                  1);
     strata_close(db);
 
@@ -137,7 +148,7 @@ Test(modules, history_in_order_with_limit)
 
     char sum_old[65], sum_new[65];
     it_sha256_file(it_mig_path(&env, "1_a.sql"), sum_old);
-    cr_assert_eq(it_up_expect(db, NULL, 0), 2);              /* up 1, 2 */
+    cr_assert_eq(it_up_expect(db, NULL, 0), 2); /* up 1, 2 */
     strata_report *rep = NULL;
     cr_assert_eq(strata_down(&rep, db, NULL), 0, "%s", it_err(db)); /* 2 */
     strata_report_free(rep);
@@ -169,8 +180,8 @@ Test(modules, history_in_order_with_limit)
     cr_assert_str_eq(h->module, "default");
     for (size_t i = 0; i < 7; i++) {
         const strata_history_entry *e = h->entries[i];
-        cr_assert_eq(e->action, want[i].action, "entry %zu is %s, want %s",
-                     i, strata_action_name(e->action),
+        cr_assert_eq(e->action, want[i].action, "entry %zu is %s, want %s", i,
+                     strata_action_name(e->action),
                      strata_action_name(want[i].action));
         cr_assert_str_eq(e->version, want[i].version, "entry %zu", i);
         cr_assert_str_eq(e->applied_by, "tester");
@@ -271,8 +282,9 @@ Test(modules, events_of_a_failing_run)
 
     /* A successful down: RUN_START, START, DONE, RUN_DONE without error. */
     memset(&ev, 0, sizeof ev);
-    it_mig(&env, "2_b.sql", "CREATE TABLE b (x INT);\n-- strata:down\n"
-                            "DROP TABLE b;\n");
+    it_mig(&env, "2_b.sql",
+           "CREATE TABLE b (x INT);\n-- strata:down\n"
+           "DROP TABLE b;\n");
     strata_report *rep = NULL;
     cr_assert_eq(strata_repair(&rep, db), 0, "%s", it_err(db));
     strata_report_free(rep);
@@ -304,9 +316,11 @@ Test(modules, tracking_table_name_needing_quotes)
     cr_assert_eq(it_up_expect(db, NULL, 0), 1);
     cr_assert(it_table_exists(env.db, "my \"odd\" table"));
     cr_assert(it_table_exists(env.db, "my \"odd\" table_history"));
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM "
-                                   "\"my \"\"odd\"\" table\" WHERE module = "
-                                   "'it''s'", -1),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM "
+                           "\"my \"\"odd\"\" table\" WHERE module = "
+                           "'it''s'",
+                           -1),
                  1);
     strata_report *rep = NULL;
     cr_assert_eq(strata_down(&rep, db, NULL), 0, "%s", it_err(db));

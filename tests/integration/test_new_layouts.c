@@ -15,8 +15,14 @@
 
 static it_env env;
 
-static void setup(void) { it_env_init(&env); }
-static void teardown(void) { it_env_cleanup(&env); }
+static void setup(void)
+{
+    it_env_init(&env);
+}
+static void teardown(void)
+{
+    it_env_cleanup(&env);
+}
 
 TestSuite(new_layouts, .init = setup, .fini = teardown);
 
@@ -50,8 +56,7 @@ Test(new_layouts, fresh_directory_gets_0001)
     snprintf(dir, sizeof dir, "%s/fresh", env.dir);
     strata *db = source_only(dir);
     strata_report *rep = NULL;
-    cr_assert_eq(strata_new(&rep, db, "create users", 0), 0, "%s",
-                 it_err(db));
+    cr_assert_eq(strata_new(&rep, db, "create users", 0), 0, "%s", it_err(db));
     cr_assert_eq(rep->count, 2);
     char up[512], down[512];
     snprintf(up, sizeof up, "%s/0001_create_users.up.sql", dir);
@@ -121,8 +126,8 @@ Test(new_layouts, timestamp_gives_fourteen_digits)
     it_mig(&env, "0001_a.sql", "CREATE TABLE a (x INT);\n");
     strata *db = source_only(env.mig);
     strata_report *rep = NULL;
-    cr_assert_eq(strata_new(&rep, db, "stamped", STRATA_NEW_TIMESTAMP), 0,
-                 "%s", it_err(db));
+    cr_assert_eq(strata_new(&rep, db, "stamped", STRATA_NEW_TIMESTAMP), 0, "%s",
+                 it_err(db));
     const char *base = strrchr(rep->steps[0]->file, '/') + 1;
     cr_assert_eq(fnmatch("[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]"
                          "[0-9][0-9][0-9][0-9]_stamped.up.sql",
@@ -237,9 +242,8 @@ Test(new_layouts, diesel_folders_end_to_end)
     cr_assert_eq(strata_last_error(db)->reason, STRATA_REASON_NO_DOWN);
     cr_assert_str_eq(strata_last_error(db)->version, "3");
     strata_report_free(rep);
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations",
-                           -1),
-                 4);
+    cr_assert_eq(
+        it_scalar(env.db, "SELECT count(*) FROM strata_migrations", -1), 4);
 
     /* strata_new in a folder layout makes a timestamped folder. */
     rep = NULL;

@@ -13,16 +13,21 @@
 
 static it_env env;
 
-static void setup(void) { it_env_init(&env); }
-static void teardown(void) { it_env_cleanup(&env); }
+static void setup(void)
+{
+    it_env_init(&env);
+}
+static void teardown(void)
+{
+    it_env_cleanup(&env);
+}
 
 TestSuite(plan_states, .init = setup, .fini = teardown);
 
 static strata_plan *status(strata *db)
 {
     strata_plan *plan = NULL;
-    cr_assert_eq(strata_status(&plan, db), 0, "strata_status: %s",
-                 it_err(db));
+    cr_assert_eq(strata_status(&plan, db), 0, "strata_status: %s", it_err(db));
     return plan;
 }
 
@@ -65,8 +70,7 @@ Test(plan_states, modified_is_refused_until_repaired)
     strata_plan_free(plan);
 
     up_refused(db, STRATA_REASON_MODIFIED, NULL);
-    cr_assert_str_eq(strata_last_error(db)->file,
-                     it_mig_path(&env, "2_b.sql"));
+    cr_assert_str_eq(strata_last_error(db)->file, it_mig_path(&env, "2_b.sql"));
     cr_assert_str_eq(strata_last_error(db)->version, "2");
     cr_assert_not(it_table_exists(env.db, "c"));
 
@@ -97,8 +101,10 @@ Test(plan_states, modified_is_refused_until_repaired)
              old_sum, new_sum);
     cr_assert_eq(it_scalar(env.db, sql, -1), 1);
     /* The schema was not touched: b has its old shape. */
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM pragma_table_info"
-                                   "('b')", -1),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM pragma_table_info"
+                           "('b')",
+                           -1),
                  1);
 
     plan = status(db);
@@ -134,8 +140,7 @@ Test(plan_states, missing_is_refused_until_forgotten)
 
     strata_report *rep = NULL;
     cr_assert_eq(strata_forget(&rep, db, "99"), STRATA_EREFUSED);
-    cr_assert_eq(strata_last_error(db)->reason,
-                 STRATA_REASON_UNKNOWN_VERSION);
+    cr_assert_eq(strata_last_error(db)->reason, STRATA_REASON_UNKNOWN_VERSION);
     strata_report_free(rep);
 
     rep = NULL;
@@ -144,12 +149,16 @@ Test(plan_states, missing_is_refused_until_forgotten)
     cr_assert_eq(rep->steps[0]->action, STRATA_ACTION_FORGET);
     cr_assert_str_eq(rep->steps[0]->version, "2");
     strata_report_free(rep);
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations "
-                                   "WHERE version = '2'", -1),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM strata_migrations "
+                           "WHERE version = '2'",
+                           -1),
                  0);
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM "
-                                   "strata_migrations_history WHERE action "
-                                   "= 'forget' AND version = '2'", -1),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM "
+                           "strata_migrations_history WHERE action "
+                           "= 'forget' AND version = '2'",
+                           -1),
                  1);
     cr_assert(it_table_exists(env.db, "b"), "forget touched the schema");
 
@@ -174,8 +183,7 @@ Test(plan_states, out_of_order_is_refused_unless_allowed)
 
     up_refused(db, STRATA_REASON_OUT_OF_ORDER, NULL);
     cr_assert_str_eq(strata_last_error(db)->version, "2");
-    cr_assert_str_eq(strata_last_error(db)->file,
-                     it_mig_path(&env, "2_b.sql"));
+    cr_assert_str_eq(strata_last_error(db)->file, it_mig_path(&env, "2_b.sql"));
     cr_assert_not(it_table_exists(env.db, "d"));
 
     plan = NULL;
@@ -246,8 +254,9 @@ Test(plan_states, crlf_rewrite_is_not_a_modification)
     free(after);
 
     /* A real edit still counts. */
-    it_mig(&env, "1_a.sql", "-- one\nCREATE TABLE a (x INTEGER);\n"
-                            "INSERT INTO a VALUES (2);\n");
+    it_mig(&env, "1_a.sql",
+           "-- one\nCREATE TABLE a (x INTEGER);\n"
+           "INSERT INTO a VALUES (2);\n");
     plan = status(db);
     cr_assert_eq(plan->migrations[0]->state, STRATA_STATE_MODIFIED);
     strata_plan_free(plan);

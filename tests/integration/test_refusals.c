@@ -15,8 +15,14 @@
 
 static it_env env;
 
-static void setup(void) { it_env_init(&env); }
-static void teardown(void) { it_env_cleanup(&env); }
+static void setup(void)
+{
+    it_env_init(&env);
+}
+static void teardown(void)
+{
+    it_env_cleanup(&env);
+}
 
 TestSuite(refusals, .init = setup, .fini = teardown);
 
@@ -35,9 +41,8 @@ static strata *prepared(void)
  * the migrations folder; NULL = not checked) at `line` (-1 = not checked),
  * and no change at all to the database.
  */
-static void refused(strata *db, const strata_run_options *o, int down,
-                    int code, strata_reason reason, const char *file,
-                    int line)
+static void refused(strata *db, const strata_run_options *o, int down, int code,
+                    strata_reason reason, const char *file, int line)
 {
     char *before = it_snapshot(env.db);
     strata_report *rep = NULL;
@@ -82,7 +87,7 @@ static void bad_script(const char *rel, const void *data, size_t len,
     strata_close(db);
 }
 
-#define BAD(rel, lit, reason, line)                                          \
+#define BAD(rel, lit, reason, line)                                            \
     bad_script(rel, lit, sizeof(lit) - 1, reason, line)
 
 Test(refusals, duplicate_versions)
@@ -114,17 +119,14 @@ Test(refusals, duplicate_001_and_1_on_a_fresh_database)
     cr_assert_not(it_table_exists(env.db, "a"));
     cr_assert_not(it_table_exists(env.db, "b"));
     cr_assert_not(it_table_exists(env.db, "c"));
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations",
-                           0),
+    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations", 0),
                  0);
     strata_close(db);
 }
 
 /*
- * BUG (src/runner.c, run_open): a writing command creates the tracking and
- * history tables (strata__tables_ensure) before it loads and checks the
- * plan, so an up that is refused on a fresh database still leaves two empty
- * tables behind. "Refusal happens before anything runs."
+ * A refused up on a fresh database leaves it exactly as it was: the tracking
+ * tables are created only when a migration is about to run.
  */
 Test(refusals, refused_up_on_a_fresh_database_creates_nothing)
 {
@@ -136,7 +138,7 @@ Test(refusals, refused_up_on_a_fresh_database_creates_nothing)
     cr_assert_eq(strata_last_error(db)->reason, STRATA_REASON_BAD_SCRIPT);
     char *after = it_snapshot(env.db);
     cr_expect_str_eq(after, before,
-                     "BUG: a refused up on a fresh database created the "
+                     "a refused up on a fresh database created the "
                      "tracking tables");
     free(before);
     free(after);
@@ -147,8 +149,8 @@ Test(refusals, unparseable_file_name)
 {
     strata *db = prepared();
     it_mig(&env, "3-oops.sql", "CREATE TABLE x (a INTEGER);\n");
-    refused(db, NULL, 0, STRATA_EREFUSED, STRATA_REASON_BAD_NAME,
-            "3-oops.sql", -1);
+    refused(db, NULL, 0, STRATA_EREFUSED, STRATA_REASON_BAD_NAME, "3-oops.sql",
+            -1);
     strata_close(db);
 }
 
@@ -262,10 +264,8 @@ Test(refusals, down_with_comment_only_down_script)
 }
 
 /*
- * BUG (src/plan.c, strata__plan_export): strata.h documents
- * strata_migration.reversible as "has a down script with SQL in it", but the
- * plan sets it whenever a down file exists, so a comment-only down script
- * (which strata_down refuses as IRREVERSIBLE) shows as reversible.
+ * A comment-only down script makes a migration irreversible, and both status
+ * and validate say so.
  */
 Test(refusals, plan_reversible_is_false_for_comment_only_down)
 {
@@ -274,13 +274,13 @@ Test(refusals, plan_reversible_is_false_for_comment_only_down)
     cr_assert_eq(strata_validate(&plan, db, 0), 0, "%s", it_err(db));
     cr_assert_eq(plan->migrations[1]->reversible, 1);
     cr_assert_eq(plan->migrations[0]->reversible, 0,
-                 "BUG: validate's plan calls a comment-only down script "
+                 "validate's plan calls a comment-only down script "
                  "reversible");
     strata_plan_free(plan);
     plan = NULL;
     cr_assert_eq(strata_status(&plan, db), 0, "%s", it_err(db));
     cr_assert_eq(plan->migrations[0]->reversible, 0,
-                 "BUG: status calls a comment-only down script reversible");
+                 "status calls a comment-only down script reversible");
     strata_plan_free(plan);
     strata_close(db);
 }

@@ -12,8 +12,14 @@
 
 static it_env env;
 
-static void setup(void) { it_env_init(&env); }
-static void teardown(void) { it_env_cleanup(&env); }
+static void setup(void)
+{
+    it_env_init(&env);
+}
+static void teardown(void)
+{
+    it_env_cleanup(&env);
+}
 
 TestSuite(up_down, .init = setup, .fini = teardown);
 
@@ -39,12 +45,12 @@ static char *tracked_versions(void)
     return s != NULL ? s : strdup("");
 }
 
-#define assert_tracked(want)                                                 \
-    do {                                                                     \
-        char *got_ = tracked_versions();                                     \
-        cr_assert_str_eq(got_, want, "tracked versions '%s', want '%s'",     \
-                         got_, want);                                        \
-        free(got_);                                                          \
+#define assert_tracked(want)                                                   \
+    do {                                                                       \
+        char *got_ = tracked_versions();                                       \
+        cr_assert_str_eq(got_, want, "tracked versions '%s', want '%s'", got_, \
+                         want);                                                \
+        free(got_);                                                            \
     } while (0)
 
 Test(up_down, up_applies_in_numeric_order_and_records_everything)
@@ -90,9 +96,8 @@ Test(up_down, up_applies_in_numeric_order_and_records_everything)
     free(order);
 
     /* One tracking row per migration with the file's SHA-256. */
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations",
-                           -1),
-                 4);
+    cr_assert_eq(
+        it_scalar(env.db, "SELECT count(*) FROM strata_migrations", -1), 4);
     for (int i = 0; i < 4; i++) {
         char sql[512];
         snprintf(sql, sizeof sql,
@@ -106,10 +111,10 @@ Test(up_down, up_applies_in_numeric_order_and_records_everything)
                      versions[i], sql);
     }
     /* One history row per migration, in the order they ran. */
-    char *hist = it_text(env.db,
-                         "SELECT group_concat(action || ':' || version, ',') "
-                         "FROM (SELECT * FROM strata_migrations_history "
-                         "ORDER BY id)");
+    char *hist =
+        it_text(env.db, "SELECT group_concat(action || ':' || version, ',') "
+                        "FROM (SELECT * FROM strata_migrations_history "
+                        "ORDER BY id)");
     cr_assert_str_eq(hist, "up:2,up:9,up:10,up:11");
     free(hist);
 
@@ -288,13 +293,17 @@ Test(up_down, down_default_steps_to_and_all)
     assert_tracked("");
 
     /* History: 5 up, 1+2+3+2 down, 3 up, 5 up, 5 down. */
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM "
-                                   "strata_migrations_history WHERE action "
-                                   "= 'down'", -1),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM "
+                           "strata_migrations_history WHERE action "
+                           "= 'down'",
+                           -1),
                  13);
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM "
-                                   "strata_migrations_history WHERE action "
-                                   "= 'up'", -1),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM "
+                           "strata_migrations_history WHERE action "
+                           "= 'up'",
+                           -1),
                  13);
     strata_close(db);
 }
@@ -310,8 +319,7 @@ Test(up_down, redo_reverts_and_reapplies_the_newest)
 
     strata_report *rep = NULL;
     cr_assert_eq(strata_redo(&rep, db, NULL), STRATA_EREFUSED);
-    cr_assert_eq(strata_last_error(db)->reason,
-                 STRATA_REASON_UNKNOWN_VERSION);
+    cr_assert_eq(strata_last_error(db)->reason, STRATA_REASON_UNKNOWN_VERSION);
     strata_report_free(rep);
 
     cr_assert_eq(it_up_expect(db, NULL, 0), 2);
@@ -325,10 +333,10 @@ Test(up_down, redo_reverts_and_reapplies_the_newest)
     strata_report_free(rep);
     cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM b", -1), 1);
     assert_tracked("1,2");
-    char *hist = it_text(env.db,
-                         "SELECT group_concat(action || ':' || version, ',') "
-                         "FROM (SELECT * FROM strata_migrations_history "
-                         "ORDER BY id)");
+    char *hist =
+        it_text(env.db, "SELECT group_concat(action || ':' || version, ',') "
+                        "FROM (SELECT * FROM strata_migrations_history "
+                        "ORDER BY id)");
     cr_assert_str_eq(hist, "up:1,up:2,down:2,up:2");
     free(hist);
     strata_close(db);
@@ -389,8 +397,10 @@ Test(up_down, templates_expand_to_quoted_identifiers)
     cr_assert_eq(it_up_expect(db, NULL, 0), 1);
     cr_assert(it_table_exists(env.db, "users"));
     cr_assert_eq(it_scalar(env.db, "SELECT sum(id) FROM main.users", -1), 15);
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM sqlite_master "
-                                   "WHERE sql LIKE '%\"users\"%'", -1),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM sqlite_master "
+                           "WHERE sql LIKE '%\"users\"%'",
+                           -1),
                  1, "the table name was not quoted");
     /* The checksum is of the raw file, before expansion. */
     char *rec = it_text(env.db, "SELECT checksum FROM strata_migrations");
@@ -420,16 +430,20 @@ Test(up_down, baseline_records_without_running)
     cr_assert_not(it_table_exists(env.db, "a"));
     cr_assert_not(it_table_exists(env.db, "b"));
     assert_tracked("1,2");
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations "
-                                   "WHERE state = 'applied'", -1),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM strata_migrations "
+                           "WHERE state = 'applied'",
+                           -1),
                  2);
     char *ck = it_text(env.db, "SELECT checksum FROM strata_migrations "
                                "WHERE version = '1'");
     cr_assert_str_eq(ck, sum1);
     free(ck);
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM "
-                                   "strata_migrations_history WHERE action "
-                                   "= 'baseline'", -1),
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM "
+                           "strata_migrations_history WHERE action "
+                           "= 'baseline'",
+                           -1),
                  2);
 
     /* A later up applies only the rest. */
@@ -452,8 +466,9 @@ Test(up_down, baseline_records_without_running)
 
 Test(up_down, dotted_and_huge_versions_order_numerically)
 {
-    it_mig(&env, "V1__a.sql", "CREATE TABLE log (v TEXT);\n"
-                              "INSERT INTO log VALUES ('1');\n");
+    it_mig(&env, "V1__a.sql",
+           "CREATE TABLE log (v TEXT);\n"
+           "INSERT INTO log VALUES ('1');\n");
     it_mig(&env, "V1.10__d.sql", "INSERT INTO log VALUES ('1.10');\n");
     it_mig(&env, "V1.2__c.sql", "INSERT INTO log VALUES ('1.2');\n");
     it_mig(&env, "V1.1__b.sql", "INSERT INTO log VALUES ('1.1');\n");
