@@ -437,6 +437,54 @@ Test(errors, begin_inside_a_transactional_script_fails_cleanly)
     strata_close(db);
 }
 
+/* A COMMIT in the middle would end strata's transaction and let the rest of
+ * the script and its tracking row commit on their own: SQLite's parser
+ * reports it and strata refuses it before it runs. */
+Test(errors, commit_inside_a_transactional_script_is_refused)
+{
+    it_mig(&env, "1_ok.sql", "CREATE TABLE ok (x INTEGER);\n");
+    it_mig(&env, "2_tx.sql",
+           "CREATE TABLE y (x INTEGER);\n-- done?\nCOMMIT;\n"
+           "CREATE TABLE z (x INTEGER);\n");
+    strata *db = it_open(&env, NULL);
+    cr_assert_eq(it_up_expect(db, NULL, STRATA_EFAILED), 1);
+    const strata_error *e = strata_last_error(db);
+    cr_assert_eq(e->reason, STRATA_REASON_BAD_SCRIPT, "%s", it_err(db));
+    cr_assert_eq(e->line, 3, "%s", it_err(db));
+    cr_assert(strstr(e->file, "2_tx.sql") != NULL);
+    cr_assert(strstr(e->hint, "no-transaction") != NULL, "%s", e->hint);
+    cr_assert(it_table_exists(env.db, "ok"));
+    cr_assert_not(it_table_exists(env.db, "y"));
+    cr_assert_not(it_table_exists(env.db, "z"));
+    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations", 0),
+                 1);
+    /* The same script runs as written once it manages its own transaction. */
+    it_mig(&env, "2_tx.sql",
+           "-- strata:no-transaction\nBEGIN;\nCREATE TABLE y (x INTEGER);\n"
+           "COMMIT;\nCREATE TABLE z (x INTEGER);\n");
+    cr_assert_eq(it_up_expect(db, NULL, 0), 1, "%s", it_err(db));
+    cr_assert(it_table_exists(env.db, "z"));
+    strata_close(db);
+}
+
+/* A no-transaction script that leaves its own transaction open is rolled
+ * back and stays dirty. */
+Test(errors, no_transaction_script_leaving_a_transaction_open)
+{
+    it_mig(&env, "1_nt.sql",
+           "-- strata:no-transaction\nBEGIN;\nCREATE TABLE b (x INTEGER);\n");
+    strata *db = it_open(&env, NULL);
+    cr_assert_eq(it_up_expect(db, NULL, STRATA_EFAILED), 0);
+    cr_assert_eq(strata_last_error(db)->reason, STRATA_REASON_BAD_SCRIPT);
+    cr_assert_not(it_table_exists(env.db, "b"));
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM strata_migrations "
+                           "WHERE state = 'dirty_up'",
+                           -1),
+                 1);
+    strata_close(db);
+}
+
 /* A no-transaction script that opens a transaction and then fails must not
  * leave that transaction open to swallow the dirty marker. */
 Test(errors, no_transaction_script_failing_inside_its_own_begin)
