@@ -597,6 +597,20 @@ static int one_tx(run *r, int (*body)(run *, void *), void *arg)
     return rc;
 }
 
+/* A bookkeeping-only action: one history row and one report step. */
+static int note(run *r, strata_action action, const char *version,
+                const char *name, const char *file, const char *old_sum,
+                const char *new_sum, const char *detail)
+{
+    int rc = strata__history_add(r->db, action, version, name, new_sum, old_sum,
+                                 0, detail);
+    if (rc == STRATA_OK &&
+        strata__report_add(&r->rb, action, version, name, file, 0, old_sum,
+                           new_sum, detail) != STRATA_OK)
+        rc = strata__err_nomem(&r->db->err);
+    return rc;
+}
+
 static int baseline_body(run *r, void *arg)
 {
     const char *to = arg;
@@ -610,15 +624,10 @@ static int baseline_body(run *r, void *arg)
         int rc =
             strata__row_insert(r->db, m, m->checksum, STRATA__ROW_APPLIED, 0);
         if (rc == STRATA_OK)
-            rc = strata__history_add(r->db, STRATA_ACTION_BASELINE, m->version,
-                                     m->name, m->checksum, NULL, 0,
-                                     "recorded without running");
+            rc = note(r, STRATA_ACTION_BASELINE, m->version, m->name,
+                      m->up_path, "", m->checksum, "recorded without running");
         if (rc != STRATA_OK)
             return rc;
-        if (strata__report_add(&r->rb, STRATA_ACTION_BASELINE, m->version,
-                               m->name, m->up_path, 0, "", m->checksum,
-                               "recorded without running") != STRATA_OK)
-            return strata__err_nomem(&r->db->err);
     }
     return STRATA_OK;
 }
@@ -674,13 +683,10 @@ static int repair_body(run *r, void *arg)
             continue;
         }
         if (rc == STRATA_OK)
-            rc = strata__history_add(db, STRATA_ACTION_REPAIR, e->version, name,
-                                     new_sum, old_sum, 0, detail);
+            rc = note(r, STRATA_ACTION_REPAIR, e->version, name, file, old_sum,
+                      new_sum, detail);
         if (rc != STRATA_OK)
             return rc;
-        if (strata__report_add(&r->rb, STRATA_ACTION_REPAIR, e->version, name,
-                               file, 0, old_sum, new_sum, detail) != STRATA_OK)
-            return strata__err_nomem(&db->err);
     }
     return STRATA_OK;
 }
@@ -700,15 +706,9 @@ static int forget_body(run *r, void *arg)
     const strata__entry *e = arg;
     int rc = strata__row_delete(r->db, e->version);
     if (rc == STRATA_OK)
-        rc = strata__history_add(r->db, STRATA_ACTION_FORGET, e->version,
-                                 e->row->name, e->row->checksum, NULL, 0,
-                                 "tracking row removed; schema untouched");
-    if (rc == STRATA_OK &&
-        strata__report_add(&r->rb, STRATA_ACTION_FORGET, e->version,
-                           e->row->name, "", 0, e->row->checksum, "",
-                           "tracking row removed; schema untouched") !=
-            STRATA_OK)
-        rc = strata__err_nomem(&r->db->err);
+        rc = note(r, STRATA_ACTION_FORGET, e->version, e->row->name, "",
+                  e->row->checksum, "",
+                  "tracking row removed; schema untouched");
     return rc;
 }
 
