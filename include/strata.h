@@ -225,11 +225,21 @@ typedef struct strata_options {
     void *event_payload;      /* passed to on_event */
     const char *applied_by;   /* recorded as who applied; NULL = the
                                  effective user and host name */
+    const char *schema;       /* PostgreSQL: the schema that holds the
+                                 tracking tables, that {{schema}} names and
+                                 that migrations run in (search_path);
+                                 created if missing. NULL = the connection's
+                                 current schema. SQLite: NULL or "main" */
+    int statement_timeout_ms; /* PostgreSQL statement_timeout for each
+                                 migration's statements; 0 = none */
+    int lock_wait_ms;         /* PostgreSQL lock_timeout for each
+                                 migration's statements: how long one may
+                                 wait behind application traffic; 0 = none */
 } strata_options;
 
 #define STRATA_OPTIONS_INIT                                                    \
     {                                                                          \
-        STRATA_OPTIONS_VERSION, NULL, NULL, -1, NULL, NULL, NULL               \
+        STRATA_OPTIONS_VERSION, NULL, NULL, -1, NULL, NULL, NULL, NULL, 0, 0   \
     }
 
 /* Fills `opts` with the defaults, as STRATA_OPTIONS_INIT does. */
@@ -239,9 +249,13 @@ STRATA_EXTERN void strata_options_init(strata_options *opts);
  * Opens a handle on the database at `url` with migrations from `source`.
  *
  * URLs: `sqlite:relative/path.db`, `sqlite:///absolute/path.db`
- * (`sqlite3:` is accepted as a synonym). `url` may be NULL for a handle that
- * only works on the source (strata_new()); `source` may be NULL for a handle
- * that only reads the database (strata_history(), strata_forget()).
+ * (`sqlite3:` is accepted as a synonym); `postgres://` and `postgresql://`
+ * in libpq's URI form, with everything libpq accepts (sslmode, a socket
+ * directory as host, PGPASSWORD, .pgpass and the other PG* variables, which
+ * libpq itself reads). A password never appears in an error or event. `url` may
+ * be NULL for a handle that only works on the source (strata_new()); `source`
+ * may be NULL for a handle that only reads the database (strata_history(),
+ * strata_forget()).
  *
  * Like sqlite3_open(), a handle is returned in *out even when opening fails,
  * so the caller can read strata_last_error(); it must always be closed with

@@ -181,6 +181,20 @@ static int set_options(strata *db, const strata_options *opts)
                                       : default_applied_by();
     db->lock_timeout_ms =
         opts->lock_timeout_ms < 0 ? 60000 : opts->lock_timeout_ms;
+    db->statement_timeout_ms =
+        opts->statement_timeout_ms > 0 ? opts->statement_timeout_ms : 0;
+    db->lock_wait_ms = opts->lock_wait_ms > 0 ? opts->lock_wait_ms : 0;
+    if (opts->schema != NULL) {
+        if (!valid_name(opts->schema, 63)) {
+            strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_BAD_OPTION,
+                            "invalid schema name");
+            strata__err_hint(&db->err, "use 1 to 63 printable characters");
+            return STRATA_EUSAGE;
+        }
+        db->schema = strata__strdup(opts->schema);
+        if (db->schema == NULL)
+            return strata__err_nomem(&db->err);
+    }
     db->on_event = opts->on_event;
     db->event_payload = opts->event_payload;
     if (!db->module || !db->table || !db->history_table || !db->applied_by)
@@ -246,6 +260,7 @@ void strata_close(strata *db)
     free(db->table);
     free(db->history_table);
     free(db->applied_by);
+    free(db->schema);
     free(db);
 }
 
@@ -290,7 +305,11 @@ int strata__require_source(strata *db)
 strata__template_ctx strata__template_ctx_for(const strata *db)
 {
     strata__template_ctx t;
-    t.schema = db->driver != NULL ? db->driver->default_schema : "main";
-    t.qualify_tables = 0;
+    t.schema = db->schema;
+    if (t.schema == NULL && db->driver != NULL)
+        t.schema = db->driver->current_schema(db->drv);
+    if (t.schema == NULL)
+        t.schema = db->driver != NULL ? db->driver->default_schema : "main";
+    t.qualify_tables = db->schema != NULL;
     return t;
 }

@@ -17,7 +17,7 @@
 static int run(strata *db, const char *fmt, const char *table, size_t n,
                const char *const *params, strata__row_cb cb, void *payload)
 {
-    char *qt = strata__quote_ident(table);
+    char *qt = db->driver->qualify(db, db->drv, table);
     if (qt == NULL)
         return strata__err_nomem(&db->err);
     char *sql = strata__sprintf(fmt, qt);
@@ -143,20 +143,35 @@ int strata__tables_ensure(strata *db)
     return rc;
 }
 
+/* The value of an execution_ms column: a bound parameter, or, for a
+ * negative `ms`, the server's own measure of the running transaction. */
+static const char *ms_value(const strata *db, int64_t ms)
+{
+    return ms < 0 && db->driver->elapsed_ms_sql != NULL
+               ? db->driver->elapsed_ms_sql
+               : "?";
+}
+
 int strata__row_insert(strata *db, const strata__migration *m,
                        const char *checksum, const char *state,
                        int64_t execution_ms)
 {
     char now[32], ms[32];
     strata__now_iso(now);
-    snprintf(ms, sizeof ms, "%" PRId64, execution_ms);
-    const char *params[] = {db->module, m->version, m->name, checksum,
-                            state,      now,        ms,      db->applied_by};
-    return run(db,
-               "INSERT INTO %s (module, version, name, checksum, state, "
-               "applied_at, execution_ms, applied_by) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-               db->table, 8, params, NULL, NULL);
+    snprintf(ms, sizeof ms, "%" PRId64, execution_ms < 0 ? 0 : execution_ms);
+    const char *mv = ms_value(db, execution_ms);
+    const char *params[] = {db->module, m->version, m->name,        checksum,
+                            state,      now,        db->applied_by, ms};
+    char *fmt = strata__sprintf(
+        "INSERT INTO %%s (module, version, name, checksum, state, "
+        "applied_at, applied_by, execution_ms) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, %s)",
+        mv);
+    if (fmt == NULL)
+        return strata__err_nomem(&db->err);
+    int rc = run(db, fmt, db->table, mv[0] == '?' ? 8 : 7, params, NULL, NULL);
+    free(fmt);
+    return rc;
 }
 
 int strata__row_set_state(strata *db, const char *version, const char *state,
@@ -197,7 +212,8 @@ int strata__history_add(strata *db, strata_action action, const char *version,
 {
     char now[32], ms[32];
     strata__now_iso(now);
-    snprintf(ms, sizeof ms, "%" PRId64, execution_ms);
+    snprintf(ms, sizeof ms, "%" PRId64, execution_ms < 0 ? 0 : execution_ms);
+    const char *mv = ms_value(db, execution_ms);
     const char *params[] = {db->module,
                             version,
                             name ? name : "",
@@ -205,14 +221,20 @@ int strata__history_add(strata *db, strata_action action, const char *version,
                             checksum ? checksum : "",
                             old_checksum ? old_checksum : "",
                             now,
-                            ms,
                             db->applied_by,
-                            detail ? detail : ""};
-    return run(db,
-               "INSERT INTO %s (module, version, name, action, checksum, "
-               "old_checksum, at, execution_ms, applied_by, detail) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-               db->history_table, 10, params, NULL, NULL);
+                            detail ? detail : "",
+                            ms};
+    char *fmt = strata__sprintf(
+        "INSERT INTO %%s (module, version, name, action, checksum, "
+        "old_checksum, at, applied_by, detail, execution_ms) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, %s)",
+        mv);
+    if (fmt == NULL)
+        return strata__err_nomem(&db->err);
+    int rc = run(db, fmt, db->history_table, mv[0] == '?' ? 10 : 9, params,
+                 NULL, NULL);
+    free(fmt);
+    return rc;
 }
 
 typedef struct hist_ctx {

@@ -83,8 +83,8 @@ static int current_after(run *r, char **out)
 {
     strata__rows rows;
     *out = NULL;
-    if (r->opts.dry_run)
-        return STRATA_OK;
+    if (r->opts.dry_run || r->rb.report->count == 0)
+        return STRATA_OK; /* unchanged: no round trip to find that out */
     if (strata__rows_load(&rows, r->db, r->plan.source.order) != STRATA_OK)
         return STRATA_OK; /* the report keeps from_version */
     const char *cur = "0";
@@ -325,6 +325,29 @@ static int same_as_planned(strata *db, const strata__migration *m,
     return STRATA_EREFUSED;
 }
 
+/* Execution time for the tracking row: measured by the server inside the
+ * transaction where the driver can (so script and bookkeeping may travel
+ * together), else measured here after the script ran. */
+static int64_t elapsed(const run *r, int64_t t0)
+{
+    return r->db->driver->elapsed_ms_sql != NULL ? -1
+                                                 : strata__monotonic_ms() - t0;
+}
+
+static int run_and_record_up(run *r, const strata__migration *m,
+                             const strata__script *s, int64_t t0)
+{
+    int rc = r->db->driver->exec_script(r->db, r->db->drv, s);
+    return rc != STRATA_OK ? rc : record_up(r, m, s, elapsed(r, t0));
+}
+
+static int run_and_record_down(run *r, const strata__migration *m,
+                               const strata__script *s, int64_t t0)
+{
+    int rc = r->db->driver->exec_script(r->db, r->db->drv, s);
+    return rc != STRATA_OK ? rc : record_down(r, m, s, elapsed(r, t0));
+}
+
 /* Runs one migration in one direction, with its bookkeeping. */
 static int apply(run *r, const strata__migration *m, strata_direction dir)
 {
@@ -359,20 +382,12 @@ static int apply(run *r, const strata__migration *m, strata_direction dir)
             rc = in_tx(r, up ? finish_no_tx_up : record_down, m, &s,
                        strata__monotonic_ms() - t0);
     } else {
-        int outer = r->opts.single_transaction;
-        rc = outer ? STRATA_OK : db->driver->begin(db, db->drv);
-        if (rc == STRATA_OK) {
-            rc = db->driver->exec_script(db, db->drv, &s);
-            if (rc != STRATA_OK)
-                rc = script_failed(r, m, dir, 0, rc);
-        }
-        if (rc == STRATA_OK)
-            rc = (up ? record_up : record_down)(r, m, &s,
-                                                strata__monotonic_ms() - t0);
-        if (rc == STRATA_OK && !outer)
-            rc = db->driver->commit(db, db->drv);
-        if (rc != STRATA_OK && !outer)
-            db->driver->rollback(db, db->drv);
+        rc = in_tx(r, up ? run_and_record_up : run_and_record_down, m, &s, t0);
+        /* A driver may send the script with its bookkeeping and learn of a
+         * failure only at commit: whenever the error lies in this script,
+         * it gets the migration's context. */
+        if (rc != STRATA_OK && strcmp(db->err.file, s.path) == 0)
+            rc = script_failed(r, m, dir, 0, rc);
     }
     int64_t ms = strata__monotonic_ms() - t0;
     if (rc != STRATA_OK) {

@@ -258,7 +258,10 @@ struct strata {
     char *table;
     char *history_table;
     char *applied_by;
+    char *schema; /* as given in the options, or NULL */
     int lock_timeout_ms;
+    int statement_timeout_ms;
+    int lock_wait_ms;
     strata_event_cb on_event;
     void *event_payload;
 };

@@ -72,9 +72,24 @@ typedef struct strata__driver {
     int (*table_exists)(strata *db, void *st, const char *name);
 
     /* Creates the tracking and history tables if missing (in the open
-     * transaction). Names come unquoted. */
+     * transaction), and db->schema where the database has schemas. Names
+     * come unquoted. */
     int (*ensure_tables)(strata *db, void *st, const char *table,
                          const char *history_table);
+
+    /* The quoted name under which the engine's SQL reaches table `name`
+     * (schema-qualified where db->schema is set). malloc'ed; NULL on OOM. */
+    char *(*qualify)(strata *db, void *st, const char *name);
+
+    /* The schema {{schema}} names when db->schema is not set, if the driver
+     * has learnt it from the connection; NULL otherwise. */
+    const char *(*current_schema)(void *st);
+
+    /* An SQL expression for the milliseconds the current transaction has
+     * run so far, or NULL. With it, bookkeeping written in the migration's
+     * own transaction records the time measured by the server, so a driver
+     * may send the script and its bookkeeping together. */
+    const char *elapsed_ms_sql;
 } strata__driver;
 
 /* registry.c: the driver for a URL's scheme, or NULL. Fills url. */
@@ -82,5 +97,6 @@ const strata__driver *strata__driver_for(const char *url_text,
                                          strata__url *url);
 
 extern const strata__driver strata__driver_sqlite;
+extern const strata__driver strata__driver_postgres;
 
 #endif /* STRATA_DRIVER_H */

@@ -136,6 +136,13 @@ static int sqlite_open(strata *db, void *vst, const strata__url *url)
     sqlite_state *st = vst;
     st->lock_fd = -1;
     const char *path = url_path(url->rest);
+    if (db->schema != NULL && strcmp(db->schema, "main") != 0) {
+        strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_BAD_OPTION,
+                        "SQLite has no schema %s", db->schema);
+        strata__err_hint(&db->err, "leave --schema out for SQLite: tables "
+                                   "live in the database file itself");
+        return STRATA_EUSAGE;
+    }
     if (*path == '\0')
         return strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_BAD_URL,
                                "the SQLite URL names no file");
@@ -591,6 +598,19 @@ out:
     return rc;
 }
 
+static char *sqlite_qualify(strata *db, void *st, const char *name)
+{
+    (void)db;
+    (void)st;
+    return strata__quote_ident(name);
+}
+
+static const char *sqlite_current_schema(void *st)
+{
+    (void)st;
+    return "main";
+}
+
 static const char *const sqlite_schemes[] = {"sqlite", "sqlite3", NULL};
 
 const strata__driver strata__driver_sqlite = {
@@ -612,4 +632,7 @@ const strata__driver strata__driver_sqlite = {
     .exec_script = sqlite_exec_script,
     .table_exists = sqlite_table_exists,
     .ensure_tables = sqlite_ensure_tables,
+    .qualify = sqlite_qualify,
+    .current_schema = sqlite_current_schema,
+    .elapsed_ms_sql = NULL,
 };
