@@ -1,7 +1,8 @@
 # The front door. The real build is Meson + Ninja under build/.
 #   make          build (CLI at build/strata)
 #   make demo     apply examples/migrations to an SQLite file, show status
-#   make check    every test, then again under ASan+UBSan
+#   make check    every test, then again under ASan+UBSan, with a throwaway
+#                 PostgreSQL cluster (scripts/with-postgres.sh)
 #   make install  PREFIX=/usr/local DESTDIR=
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -34,7 +35,9 @@ test-asan: $(ASAN_BUILD)/build.ninja
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    meson test -C $(ASAN_BUILD) --print-errorlogs
 
-check: lint test test-asan
+# Every test, twice, against a throwaway PostgreSQL cluster of their own.
+check: lint build $(ASAN_BUILD)/build.ninja
+	scripts/with-postgres.sh $(MAKE) test test-asan
 
 lint: deps
 	@scripts/lint.sh

@@ -56,6 +56,9 @@ struct cli_ctx {
     const char *module;
     const char *table;
     int lock_timeout_ms;
+    const char *schema;
+    int statement_timeout_ms; /* 0 = none */
+    int lock_wait_ms;         /* 0 = none */
     int json;
     int quiet;
     int verbose; /* -v once: events; twice: debug log lines too */

@@ -70,7 +70,16 @@ const cli_command *cli_find_command(const char *name)
 
 /* Values of long-only global options; command options start at
  * CLI_OPT_BASE, above all of these. */
-enum { OPT_MODULE = 0x100, OPT_TABLE, OPT_LOCK_TIMEOUT, OPT_JSON, OPT_VERSION };
+enum {
+    OPT_MODULE = 0x100,
+    OPT_TABLE,
+    OPT_LOCK_TIMEOUT,
+    OPT_SCHEMA,
+    OPT_STATEMENT_TIMEOUT,
+    OPT_LOCK_WAIT,
+    OPT_JSON,
+    OPT_VERSION
+};
 
 const char cli_global_shortopts[] = "d:m:qvh";
 
@@ -80,6 +89,9 @@ const struct option cli_global_options[] = {
     {"module", required_argument, NULL, OPT_MODULE},
     {"table", required_argument, NULL, OPT_TABLE},
     {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
+    {"schema", required_argument, NULL, OPT_SCHEMA},
+    {"statement-timeout", required_argument, NULL, OPT_STATEMENT_TIMEOUT},
+    {"lock-wait", required_argument, NULL, OPT_LOCK_WAIT},
     {"json", no_argument, NULL, OPT_JSON},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
@@ -102,15 +114,22 @@ static const char global_text[] =
     "\n"
     "Global options (also accepted after COMMAND):\n"
     "  -d, --database URL      database URL (default: $DATABASE_URL), e.g.\n"
-    "                          sqlite:app.db, sqlite:///var/lib/app.db\n"
+    "                          sqlite:app.db, sqlite:///var/lib/app.db,\n"
+    "                          postgres://user@host/db?sslmode=require\n"
     "  -m, --migrations DIR    migrations directory (default: "
     "$STRATA_MIGRATIONS,\n"
     "                          else ./migrations)\n"
     "      --module NAME       migration set to work on (default: default)\n"
     "      --table NAME        tracking table (default: strata_migrations)\n"
     "      --lock-timeout SECONDS\n"
-    "                          wait this long for the migration lock "
+    "                          wait this long for the migration lock, and on\n"
+    "                          SQLite for the database's write lock "
     "(default: 60)\n"
+    "      --schema NAME       PostgreSQL: schema of the tracking table and\n"
+    "                          of {{schema}}, created if missing\n"
+    "      --statement-timeout SECONDS\n"
+    "                          PostgreSQL: statement_timeout for migrations\n"
+    "      --lock-wait SECONDS PostgreSQL: lock_timeout for migrations\n"
     "      --json              print one JSON document on stdout\n"
     "  -q, --quiet             print nothing but errors\n"
     "  -v, --verbose           print progress and log lines on stderr "
@@ -176,6 +195,20 @@ static int usage_error(cli_ctx *ctx, const char *fmt, ...)
                     message);
 }
 
+/* A duration option given in seconds (fractions allowed) into *ms. */
+static int seconds(cli_ctx *ctx, const char *flag, const char *arg, int *ms)
+{
+    char *end = NULL;
+    errno = 0;
+    double s = strtod(arg, &end);
+    if (errno != 0 || end == arg || *end != '\0' || !(s >= 0) ||
+        s > (double)INT_MAX / 1000.0)
+        return usage_error(ctx, "%s needs a number of seconds, not '%s'", flag,
+                           arg);
+    *ms = (int)(s * 1000.0 + 0.5);
+    return 0;
+}
+
 static int print_version(cli_ctx *ctx)
 {
     if (ctx->json) {
@@ -201,19 +234,18 @@ int cli_global_option(cli_ctx *ctx, int opt, const char *arg)
             return usage_error(ctx, "--table needs a non-empty name");
         ctx->table = arg;
         return 0;
-    case OPT_LOCK_TIMEOUT: {
-        char *end = NULL;
-        errno = 0;
-        double s = strtod(arg, &end);
-        if (errno != 0 || end == arg || *end != '\0' || !(s >= 0) ||
-            s > (double)INT_MAX / 1000.0)
-            return usage_error(ctx,
-                               "--lock-timeout needs a number of seconds, "
-                               "not '%s'",
-                               arg);
-        ctx->lock_timeout_ms = (int)(s * 1000.0 + 0.5);
+    case OPT_LOCK_TIMEOUT:
+        return seconds(ctx, "--lock-timeout", arg, &ctx->lock_timeout_ms);
+    case OPT_STATEMENT_TIMEOUT:
+        return seconds(ctx, "--statement-timeout", arg,
+                       &ctx->statement_timeout_ms);
+    case OPT_LOCK_WAIT:
+        return seconds(ctx, "--lock-wait", arg, &ctx->lock_wait_ms);
+    case OPT_SCHEMA:
+        if (*arg == '\0')
+            return usage_error(ctx, "--schema needs a non-empty name");
+        ctx->schema = arg;
         return 0;
-    }
     case OPT_JSON: ctx->json = 1; return 0;
     case 'q': ctx->quiet = 1; return 0;
     case 'v': ctx->verbose++; return 0;
@@ -408,6 +440,9 @@ int cli_open(cli_ctx *ctx, unsigned int need)
     opts.module = ctx->module;
     opts.table = ctx->table;
     opts.lock_timeout_ms = ctx->lock_timeout_ms;
+    opts.schema = ctx->schema;
+    opts.statement_timeout_ms = ctx->statement_timeout_ms;
+    opts.lock_wait_ms = ctx->lock_wait_ms;
     opts.on_event = cli_on_event;
     opts.event_payload = ctx;
     opts.applied_by = NULL; /* the library records user@host itself */

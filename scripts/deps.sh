@@ -4,7 +4,8 @@
 set -eu
 
 pkgs="gcc g++ make meson ninja-build pkg-config libsqlite3-dev sqlite3 libssl-dev
-libjansson-dev libunistring-dev libcriterion-dev clang-format"
+libjansson-dev libunistring-dev libcriterion-dev clang-format
+libpq-dev libpg-query-dev postgresql"
 if [ "${1:-}" = "--dev" ]; then
     pkgs="$pkgs clang valgrind"
 fi

@@ -5,9 +5,10 @@
 #   scripts/with-postgres.sh make test test-asan
 #
 # The cluster lives in a fresh temporary directory, listens on a private
-# socket directory and on 127.0.0.1 at a free port, and is owned by the
-# `postgres` system user (initdb refuses to run as root). The command sees:
-#   STRATA_PG_URL       postgresql://strata:PASSWORD@127.0.0.1:PORT/strata
+# socket directory only (no TCP port to collide with another server), and
+# is owned by the `postgres` system user (initdb refuses to run as root).
+# The command sees:
+#   STRATA_PG_URL       postgresql://strata:PASSWORD@/strata?host=SOCKDIR&port=5432
 #   STRATA_PG_SOCKET    the socket directory
 #   STRATA_PG_ADMIN_URL a superuser URL over the socket (for test setup)
 #   STRATA_PG_BIN       the server's bin directory (psql, pg_dump, ...)
@@ -48,16 +49,18 @@ pwfile="$top/pw"
 printf '%s\n' "$password" >"$pwfile"
 [ -n "$run_as" ] && chown postgres "$pwfile"
 
-$run_as "$bin/initdb" -D "$data" -U postgres --auth-local=trust \
-    --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$top/initdb.log" 2>&1 ||
+$run_as "$bin/initdb" -D "$data" -U postgres -E UTF8 --locale=C.UTF-8 >"$top/initdb.log" 2>&1 ||
     { cat "$top/initdb.log" >&2; exit 1; }
 
-# A free port: ask the kernel, then hand it to the server.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-       echo $((20000 + $$ % 20000)))
-
+# Only a private socket directory: no port to collide with another server,
+# so the port number is just part of the socket's name.
+port=5432
+cat >"$data/pg_hba.conf" <<HBA
+local all postgres trust
+local all all scram-sha-256
+HBA
 cat >>"$data/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
+listen_addresses = ''
 port = $port
 unix_socket_directories = '$sock'
 max_connections = 250
@@ -79,7 +82,7 @@ CREATE ROLE strata LOGIN SUPERUSER PASSWORD '$password';
 CREATE DATABASE strata OWNER strata;
 SQL
 
-export STRATA_PG_URL="postgresql://strata:$password@127.0.0.1:$port/strata"
+export STRATA_PG_URL="postgresql://strata:$password@/strata?host=$sock&port=$port"
 export STRATA_PG_SOCKET="$sock"
 export STRATA_PG_PORT="$port"
 export STRATA_PG_ADMIN_URL="$admin"

@@ -50,8 +50,9 @@ typedef struct strata__rows {
 int strata__rows_load(strata__rows *out, strata *db, strata__order order);
 void strata__rows_free(strata__rows *rows);
 
-/* Creates both tables if missing, in a transaction of its own. */
-int strata__tables_ensure(strata *db);
+/* Creates both tables if missing: in the open transaction when `in_tx`,
+ * else in a transaction of its own. */
+int strata__tables_ensure(strata *db, int in_tx);
 
 /* Writes for one migration; the caller holds the transaction. */
 int strata__row_insert(strata *db, const strata__migration *m,

@@ -122,7 +122,7 @@ void strata__rows_free(strata__rows *rows)
     memset(rows, 0, sizeof *rows);
 }
 
-int strata__tables_ensure(strata *db)
+int strata__tables_ensure(strata *db, int in_tx)
 {
     int exists = db->driver->table_exists(db, db->drv, db->history_table);
     if (exists < 0)
@@ -132,6 +132,9 @@ int strata__tables_ensure(strata *db)
         if (exists != 0)
             return exists < 0 ? exists : STRATA_OK;
     }
+    if (in_tx)
+        return db->driver->ensure_tables(db, db->drv, db->table,
+                                         db->history_table);
     int rc = db->driver->begin(db, db->drv);
     if (rc != STRATA_OK)
         return rc;
@@ -174,6 +177,36 @@ int strata__row_insert(strata *db, const strata__migration *m,
     return rc;
 }
 
+static int count_cb(void *payload, int ncols, const char *const *values)
+{
+    (void)ncols;
+    (void)values;
+    (*(int *)payload)++;
+    return 0;
+}
+
+/* Runs a change that must hit exactly the one row the plan saw. Another
+ * process can only have changed it behind the lock's back (the same
+ * database under another name, a hand edit), and then this run must stop
+ * rather than record a second time what happened once. */
+static int change_one(strata *db, const char *fmt, size_t n,
+                      const char *const *params, const char *version)
+{
+    int hits = 0;
+    int rc = run(db, fmt, db->table, n, params, count_cb, &hits);
+    if (rc != STRATA_OK || hits == 1)
+        return rc;
+    strata__err_version(&db->err, version);
+    strata__err_set(&db->err, STRATA_EFAILED, STRATA_REASON_NONE,
+                    "the tracking row of migration %s changed while strata "
+                    "was working on it",
+                    version);
+    strata__err_hint(&db->err, "another process migrates this database "
+                               "without sharing strata's lock (the same file "
+                               "under another path?); run `strata status`");
+    return STRATA_EFAILED;
+}
+
 int strata__row_set_state(strata *db, const char *version, const char *state,
                           int64_t execution_ms, int touch_applied_at)
 {
@@ -182,27 +215,30 @@ int strata__row_set_state(strata *db, const char *version, const char *state,
     snprintf(ms, sizeof ms, "%" PRId64, execution_ms);
     const char *params[] = {state, ms, touch_applied_at ? now : NULL,
                             db->module, version};
-    return run(db,
-               "UPDATE %s SET state = ?, execution_ms = ?, "
-               "applied_at = COALESCE(?, applied_at) "
-               "WHERE module = ? AND version = ?",
-               db->table, 5, params, NULL, NULL);
+    return change_one(db,
+                      "UPDATE %s SET state = ?, execution_ms = ?, "
+                      "applied_at = COALESCE(?, applied_at) "
+                      "WHERE module = ? AND version = ? RETURNING version",
+                      5, params, version);
 }
 
 int strata__row_set_checksum(strata *db, const char *version,
                              const char *checksum)
 {
     const char *params[] = {checksum, db->module, version};
-    return run(db,
-               "UPDATE %s SET checksum = ? WHERE module = ? AND version = ?",
-               db->table, 3, params, NULL, NULL);
+    return change_one(db,
+                      "UPDATE %s SET checksum = ? WHERE module = ? AND "
+                      "version = ? RETURNING version",
+                      3, params, version);
 }
 
 int strata__row_delete(strata *db, const char *version)
 {
     const char *params[] = {db->module, version};
-    return run(db, "DELETE FROM %s WHERE module = ? AND version = ?", db->table,
-               2, params, NULL, NULL);
+    return change_one(db,
+                      "DELETE FROM %s WHERE module = ? AND version = ? "
+                      "RETURNING version",
+                      2, params, version);
 }
 
 int strata__history_add(strata *db, strata_action action, const char *version,
@@ -317,13 +353,17 @@ int strata__history_load(strata_history_list **out, strata *db, size_t limit)
     if (exists) {
         char lim[32];
         snprintf(lim, sizeof lim, "%zu", limit);
-        const char *params[] = {db->module, limit ? lim : "-1"};
+        const char *params[] = {db->module, lim};
         /* Newest `limit` rows, returned oldest first. */
         rc = run(db,
-                 "SELECT id, version, name, action, checksum, old_checksum, "
-                 "at, execution_ms, applied_by, detail FROM (SELECT * FROM "
-                 "%s WHERE module = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
-                 db->history_table, 2, params, hist_cb, &c);
+                 limit ? "SELECT id, version, name, action, checksum, "
+                         "old_checksum, at, execution_ms, applied_by, detail "
+                         "FROM (SELECT * FROM %s WHERE module = ? ORDER BY "
+                         "id DESC LIMIT ?) AS newest ORDER BY id"
+                       : "SELECT id, version, name, action, checksum, "
+                         "old_checksum, at, execution_ms, applied_by, detail "
+                         "FROM %s WHERE module = ? ORDER BY id",
+                 db->history_table, limit ? 2 : 1, params, hist_cb, &c);
         if (rc == STRATA_OK && c.nomem)
             rc = strata__err_nomem(&db->err);
         if (rc != STRATA_OK)

@@ -172,8 +172,16 @@ int strata__load_runnable(strata__script *out, strata *db,
         strata__err_version(&db->err, m->version);
         return rc;
     }
-    if (out->has_sql)
-        return STRATA_OK;
+    if (out->has_sql) {
+        int crc = db->driver != NULL && db->driver->check_script != NULL
+                      ? db->driver->check_script(db, db->drv, out)
+                      : STRATA_OK;
+        if (crc != STRATA_OK) {
+            strata__err_version(&db->err, m->version);
+            strata__script_free(out);
+        }
+        return crc;
+    }
     const char *path = dir == STRATA_DIRECTION_UP ? m->up_path : m->down_path;
     strata__err_where(&db->err, path, 0, 0, 0);
     strata__err_version(&db->err, m->version);

@@ -26,6 +26,7 @@ typedef struct run {
     size_t total, index;
     int64_t started;
     const strata__migration **steps; /* selected, in run order */
+    strata_direction *dirs;          /* and the direction of each */
     size_t nsteps;
 } run;
 
@@ -112,6 +113,7 @@ static int run_close(run *r, int rc, strata_report **out)
     if (r->plan_loaded)
         strata__plan_free(&r->plan);
     free(r->steps);
+    free(r->dirs);
     strata_event ev = {0};
     ev.type = STRATA_EVENT_RUN_DONE;
     ev.module = db->module;
@@ -123,7 +125,7 @@ static int run_close(run *r, int rc, strata_report **out)
     return rc;
 }
 
-static int add_step(run *r, const strata__migration *m)
+static int add_step(run *r, const strata__migration *m, strata_direction dir)
 {
     if (r->nsteps % 64 == 0) {
         const strata__migration **s =
@@ -131,8 +133,13 @@ static int add_step(run *r, const strata__migration *m)
         if (s == NULL)
             return strata__err_nomem(&r->db->err);
         r->steps = s;
+        strata_direction *d = realloc(r->dirs, (r->nsteps + 64) * sizeof *d);
+        if (d == NULL)
+            return strata__err_nomem(&r->db->err);
+        r->dirs = d;
     }
-    r->steps[r->nsteps++] = m;
+    r->steps[r->nsteps] = m;
+    r->dirs[r->nsteps++] = dir;
     return STRATA_OK;
 }
 
@@ -181,9 +188,10 @@ static void emit_migration(run *r, strata_event_type type,
 /* Reads every selected script once before anything runs, so a bad one
  * refuses the whole plan. Contents are dropped again: they are read when
  * they run, and a large set is never held in memory at once. */
-static int precheck(run *r, strata_direction dir)
+static int precheck(run *r)
 {
     for (size_t i = 0; i < r->nsteps; i++) {
+        strata_direction dir = r->dirs[i];
         strata__script s;
         int rc = strata__load_runnable(&s, r->db, r->steps[i], dir);
         if (rc != STRATA_OK)
@@ -416,14 +424,14 @@ static void emit_run_start(run *r)
 }
 
 /* Runs the selected steps (or, in a dry run, only reports them). */
-static int execute(run *r, strata_direction dir)
+static int execute(run *r)
 {
     strata *db = r->db;
     emit_run_start(r);
     if (r->opts.dry_run) {
         for (size_t i = 0; i < r->nsteps; i++) {
             const strata__migration *m = r->steps[i];
-            int up = dir == STRATA_DIRECTION_UP;
+            int up = r->dirs[i] == STRATA_DIRECTION_UP;
             if (strata__report_add(
                     &r->rb, up ? STRATA_ACTION_UP : STRATA_ACTION_DOWN,
                     m->version, m->name, up ? m->up_path : m->down_path, 0, "",
@@ -434,15 +442,14 @@ static int execute(run *r, strata_direction dir)
     }
     if (r->nsteps == 0)
         return STRATA_OK;
-    /* Created only now: a refused or empty run leaves no trace at all. */
-    int rc = strata__tables_ensure(db);
-    if (rc != STRATA_OK)
-        return rc;
     int outer = r->opts.single_transaction;
-    if (outer)
-        rc = db->driver->begin(db, db->drv);
+    int rc = outer ? db->driver->begin(db, db->drv) : STRATA_OK;
+    /* Created only now, so a refused or empty run leaves no trace; inside
+     * the outer transaction when there is one. */
+    if (rc == STRATA_OK)
+        rc = strata__tables_ensure(db, outer);
     for (size_t i = 0; rc == STRATA_OK && i < r->nsteps; i++)
-        rc = apply(r, r->steps[i], dir);
+        rc = apply(r, r->steps[i], r->dirs[i]);
     if (outer) {
         if (rc == STRATA_OK)
             rc = db->driver->commit(db, db->drv);
@@ -485,13 +492,13 @@ int strata_up(strata_report **out, strata *db, const strata_run_options *opts)
             break;
         if (r.opts.steps != 0 && r.nsteps == r.opts.steps)
             break;
-        rc = add_step(&r, e->m);
+        rc = add_step(&r, e->m, STRATA_DIRECTION_UP);
         if (rc != STRATA_OK)
             goto out;
     }
-    rc = precheck(&r, STRATA_DIRECTION_UP);
+    rc = precheck(&r);
     if (rc == STRATA_OK)
-        rc = execute(&r, STRATA_DIRECTION_UP);
+        rc = execute(&r);
 out:
     free(to);
     return run_close(&r, rc, out);
@@ -509,7 +516,7 @@ static int select_down(run *r, const char *to, unsigned steps, int all)
             break;
         if (to == NULL && !all && r->nsteps == steps)
             break;
-        int rc = add_step(r, e->m);
+        int rc = add_step(r, e->m, STRATA_DIRECTION_DOWN);
         if (rc != STRATA_OK)
             return rc;
     }
@@ -540,9 +547,9 @@ int strata_down(strata_report **out, strata *db, const strata_run_options *opts)
     }
     rc = select_down(&r, to, r.opts.steps ? r.opts.steps : 1, r.opts.all);
     if (rc == STRATA_OK)
-        rc = precheck(&r, STRATA_DIRECTION_DOWN);
+        rc = precheck(&r);
     if (rc == STRATA_OK)
-        rc = execute(&r, STRATA_DIRECTION_DOWN);
+        rc = execute(&r);
 out:
     free(to);
     return run_close(&r, rc, out);
@@ -555,6 +562,12 @@ int strata_redo(strata_report **out, strata *db, const strata_run_options *opts)
     int rc = run_open(&r, db, opts, 1, 1);
     if (rc != STRATA_OK)
         goto out;
+    if (r.opts.to != NULL || r.opts.steps != 0 || r.opts.all) {
+        rc = strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_BAD_OPTION,
+                             "redo takes no target: it redoes the newest "
+                             "applied migration");
+        goto out;
+    }
     rc = strata__plan_check(db, &r.plan, 1);
     if (rc != STRATA_OK)
         goto out;
@@ -569,29 +582,11 @@ int strata_redo(strata_report **out, strata *db, const strata_run_options *opts)
         rc = STRATA_EREFUSED;
         goto out;
     }
-    rc = precheck(&r, STRATA_DIRECTION_DOWN);
+    rc = add_step(&r, r.steps[0], STRATA_DIRECTION_UP);
     if (rc == STRATA_OK)
-        rc = precheck(&r, STRATA_DIRECTION_UP);
-    if (rc != STRATA_OK)
-        goto out;
-    r.total = 2;
-    strata_event ev = {0};
-    ev.type = STRATA_EVENT_RUN_START;
-    ev.module = db->module;
-    ev.total = 2;
-    strata__emit(db, &ev);
-    if (r.opts.dry_run) {
-        const strata__migration *m = r.steps[0];
-        if (strata__report_add(&r.rb, STRATA_ACTION_DOWN, m->version, m->name,
-                               m->down_path, 0, "", "", "") != STRATA_OK ||
-            strata__report_add(&r.rb, STRATA_ACTION_UP, m->version, m->name,
-                               m->up_path, 0, "", "", "") != STRATA_OK)
-            rc = strata__err_nomem(&db->err);
-        goto out;
-    }
-    rc = apply(&r, r.steps[0], STRATA_DIRECTION_DOWN);
+        rc = precheck(&r);
     if (rc == STRATA_OK)
-        rc = apply(&r, r.steps[0], STRATA_DIRECTION_UP);
+        rc = execute(&r);
 out:
     return run_close(&r, rc, out);
 }
@@ -626,25 +621,32 @@ static int note(run *r, strata_action action, const char *version,
     return rc;
 }
 
+static int to_baseline(const run *r, const strata__entry *e, const char *to)
+{
+    return e->row == NULL && e->m != NULL &&
+           strata__version_cmp(e->version, to, r->plan.source.order) <= 0;
+}
+
+static int to_repair(const strata__entry *e)
+{
+    return e->state == STRATA_STATE_DIRTY || e->state == STRATA_STATE_MODIFIED;
+}
+
 static int baseline_body(run *r, void *arg)
 {
     const char *to = arg;
-    for (size_t i = 0; i < r->plan.count; i++) {
+    int rc = strata__tables_ensure(r->db, 1);
+    for (size_t i = 0; rc == STRATA_OK && i < r->plan.count; i++) {
         const strata__entry *e = &r->plan.items[i];
-        if (strata__version_cmp(e->version, to, r->plan.source.order) > 0)
-            break;
-        if (e->row != NULL || e->m == NULL)
+        if (!to_baseline(r, e, to))
             continue;
         const strata__migration *m = e->m;
-        int rc =
-            strata__row_insert(r->db, m, m->checksum, STRATA__ROW_APPLIED, 0);
+        rc = strata__row_insert(r->db, m, m->checksum, STRATA__ROW_APPLIED, 0);
         if (rc == STRATA_OK)
             rc = note(r, STRATA_ACTION_BASELINE, m->version, m->name,
                       m->up_path, "", m->checksum, "recorded without running");
-        if (rc != STRATA_OK)
-            return rc;
     }
-    return STRATA_OK;
+    return rc;
 }
 
 int strata_baseline(strata_report **out, strata *db, const char *version)
@@ -661,9 +663,10 @@ int strata_baseline(strata_report **out, strata *db, const char *version)
         goto out;
     }
     rc = parse_version(&r, version, &to);
-    if (rc == STRATA_OK)
-        rc = strata__tables_ensure(db);
-    if (rc == STRATA_OK)
+    size_t work = 0;
+    for (size_t i = 0; rc == STRATA_OK && i < r.plan.count; i++)
+        work += to_baseline(&r, &r.plan.items[i], to);
+    if (rc == STRATA_OK && work > 0) /* nothing to record: touch nothing */
         rc = one_tx(&r, baseline_body, to);
 out:
     free(to);
@@ -681,6 +684,8 @@ static int repair_body(run *r, void *arg)
         const char *file = e->m ? e->m->up_path : "";
         const char *detail = NULL, *old_sum = "", *new_sum = "";
         int rc = STRATA_OK;
+        if (!to_repair(e))
+            continue;
         if (e->state == STRATA_STATE_DIRTY &&
             strcmp(row->state, STRATA__ROW_DIRTY_DOWN) == 0) {
             detail = "cleared an interrupted down: recorded as applied";
@@ -689,13 +694,11 @@ static int repair_body(run *r, void *arg)
         } else if (e->state == STRATA_STATE_DIRTY) {
             detail = "cleared an interrupted up: the migration is pending";
             rc = strata__row_delete(db, e->version);
-        } else if (e->state == STRATA_STATE_MODIFIED) {
+        } else { /* modified */
             detail = "accepted the changed script";
             old_sum = row->checksum;
             new_sum = e->m->checksum;
             rc = strata__row_set_checksum(db, e->version, new_sum);
-        } else {
-            continue;
         }
         if (rc == STRATA_OK)
             rc = note(r, STRATA_ACTION_REPAIR, e->version, name, file, old_sum,
@@ -711,7 +714,10 @@ int strata_repair(strata_report **out, strata *db)
     *out = NULL;
     run r;
     int rc = run_open(&r, db, NULL, 1, 1);
-    if (rc == STRATA_OK)
+    size_t work = 0;
+    for (size_t i = 0; rc == STRATA_OK && i < r.plan.count; i++)
+        work += to_repair(&r.plan.items[i]);
+    if (rc == STRATA_OK && work > 0)
         rc = one_tx(&r, repair_body, NULL);
     return run_close(&r, rc, out);
 }

@@ -28,6 +28,7 @@ typedef int (*strata__row_cb)(void *payload, int ncols,
                               const char *const *values);
 
 typedef struct strata__url {
+    const char *text;   /* the whole URL as given */
     const char *scheme; /* "sqlite", ... */
     const char *rest;   /* everything after "scheme:" */
 } strata__url;
@@ -67,6 +68,12 @@ typedef struct strata__driver {
      * open. On failure fills err with the database's message and the file
      * line of the failing token and of the statement's start. */
     int (*exec_script)(strata *db, void *st, const strata__script *script);
+
+    /* Optional: refuses, before anything runs, a script this database
+     * cannot run as marked (STRATA_EREFUSED with file, line and a hint):
+     * a syntax error, a statement that cannot run in a transaction in a
+     * transactional script, a script that manages its own transaction. */
+    int (*check_script)(strata *db, void *st, const strata__script *script);
 
     /* 1 if table `name` exists, 0 if not, or a negative strata_code. */
     int (*table_exists)(strata *db, void *st, const char *name);

@@ -11,6 +11,7 @@
 
 static const strata__driver *const drivers[] = {
     &strata__driver_sqlite,
+    &strata__driver_postgres,
 };
 
 static int scheme_len(const char *url)
@@ -37,6 +38,7 @@ const strata__driver *strata__driver_for(const char *url_text, strata__url *url)
         for (const char *const *s = drivers[d]->schemes; *s != NULL; s++) {
             if (strlen(*s) == (size_t)n &&
                 strncasecmp(*s, url_text, (size_t)n) == 0) {
+                url->text = url_text;
                 url->scheme = *s;
                 url->rest = url_text + n + 1;
                 return drivers[d];

@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -128,7 +129,14 @@ static int connect(strata *db, sqlite_state *st)
 /* Connects now if the file did not exist at open time. */
 static int need_conn(strata *db, sqlite_state *st)
 {
-    return st->conn != NULL ? STRATA_OK : connect(db, st);
+    if (st->conn != NULL)
+        return STRATA_OK;
+    int rc = connect(db, st);
+    if (rc != STRATA_OK && st->conn != NULL) {
+        sqlite3_close_v2(st->conn); /* so a later call tries afresh */
+        st->conn = NULL;
+    }
+    return rc;
 }
 
 static int sqlite_open(strata *db, void *vst, const strata__url *url)
@@ -136,6 +144,13 @@ static int sqlite_open(strata *db, void *vst, const strata__url *url)
     sqlite_state *st = vst;
     st->lock_fd = -1;
     const char *path = url_path(url->rest);
+    if (strncasecmp(db->table, "sqlite_", 7) == 0) {
+        strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_BAD_OPTION,
+                        "table names starting with sqlite_ are reserved by "
+                        "SQLite");
+        strata__err_hint(&db->err, "choose another --table name");
+        return STRATA_EUSAGE;
+    }
     if (db->schema != NULL && strcmp(db->schema, "main") != 0) {
         strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_BAD_OPTION,
                         "SQLite has no schema %s", db->schema);
@@ -198,8 +213,12 @@ static void sqlite_close(void *vst)
 static off_t lock_offset(const char *table, const char *module)
 {
     uint64_t h = 1469598103934665603ull;
+    /* SQLite's table names are case-blind, so the key is too. */
     for (const char *p = table;; p++) {
-        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        unsigned char c = (unsigned char)*p;
+        if (c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c - 'A' + 'a');
+        h = (h ^ c) * 1099511628211ull;
         if (*p == '\0')
             break;
     }
@@ -223,7 +242,12 @@ static int sqlite_lock(strata *db, void *vst)
         return STRATA_ECONNECT;
     }
     if (st->lock_fd < 0) {
-        char *lock_path = strata__sprintf("%s-strata-lock", st->path);
+        /* Beside the real file, whatever link or relative path named it,
+         * so that every name of one database shares one lock. */
+        char *real = realpath(st->path, NULL);
+        char *lock_path =
+            strata__sprintf("%s-strata-lock", real ? real : st->path);
+        free(real);
         if (lock_path == NULL)
             return strata__err_nomem(&db->err);
         st->lock_fd =
@@ -544,7 +568,7 @@ static int sqlite_table_exists(strata *db, void *vst, const char *name)
         struct stat sb;
         if (stat(st->path, &sb) != 0 && errno == ENOENT)
             return 0;
-        int rc = connect(db, st);
+        int rc = need_conn(db, st);
         if (rc != STRATA_OK)
             return rc;
     }
@@ -552,7 +576,7 @@ static int sqlite_table_exists(strata *db, void *vst, const char *name)
     const char *params[] = {name};
     int rc = sqlite_exec(db, vst,
                          "SELECT 1 FROM sqlite_master WHERE type = 'table' "
-                         "AND name = ?",
+                         "AND name = ? COLLATE NOCASE",
                          1, params, exists_cb, &found);
     return rc != STRATA_OK ? rc : found;
 }
@@ -632,6 +656,7 @@ const strata__driver strata__driver_sqlite = {
     .exec_script = sqlite_exec_script,
     .table_exists = sqlite_table_exists,
     .ensure_tables = sqlite_ensure_tables,
+    .check_script = NULL,
     .qualify = sqlite_qualify,
     .current_schema = sqlite_current_schema,
     .elapsed_ms_sql = NULL,

@@ -1,0 +1,994 @@
+/*
+ * postgres.c - the PostgreSQL driver, on libpq.
+ *
+ * Scripts are split by PostgreSQL's own parser (pgsql.c) and sent one
+ * statement at a time, so an error names the exact statement and, through
+ * the server's error position, the exact line.
+ *
+ * Round trips. Inside a transaction the engine's calls are queued, not sent:
+ * BEGIN, the per-migration settings, every statement of the script and the
+ * bookkeeping go out together in one libpq pipeline when the engine commits,
+ * and the execution time is measured by the server (elapsed_ms_sql). So a
+ * migration costs one round trip, and a no-op `up` costs three: the lock
+ * (which also learns the schema and whether the tracking tables exist), the
+ * tracking rows, and the unlock. A long script is flushed in chunks so that
+ * neither side's socket buffer can fill and stall the other.
+ *
+ * The migration lock is a session advisory lock on a key derived from
+ * (schema, tracking table, module); see lock_key(). It is taken with
+ * pg_try_advisory_lock, polled outside any transaction: a waiter blocked in
+ * pg_advisory_lock would hold a snapshot, and CREATE INDEX CONCURRENTLY run
+ * by the holder waits for every such snapshot, forever.
+ *
+ * Session state a migration changes (SET timezone, SET search_path, ...)
+ * does not leak into the next one: each transaction starts with RESET ALL.
+ */
+#include "driver.h"
+#include "pgsql.h"
+
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Statements queued before their results are read: bounds what either
+ * side must buffer. */
+#define FLUSH_EVERY 256
+
+typedef struct queued {
+    char *sql;
+    size_t nparams;
+    char **params;
+    const strata__script *script; /* the script this statement is from */
+    const strata__pg_stmt *stmt;  /* its place there, or NULL */
+} queued;
+
+typedef struct pg_state {
+    PGconn *conn;
+    char *password; /* to scrub from libpq's messages */
+    char *current_schema;
+    int locked;
+    long long lock_key;
+    int known; /* the lock query told whether the tables exist */
+    int table_exists, history_exists;
+    int in_tx; /* between begin and commit/rollback */
+    queued *queue;
+    size_t nqueue, capqueue;
+    strata__pg_script split;   /* of the script being queued */
+    strata__pg_script *splits; /* kept until the queue is flushed */
+    size_t nsplits;
+} pg_state;
+
+/* ------------------------------------------------------------------------ */
+/* Errors */
+
+/* Copies libpq's text without the password, if it ever shows up there. */
+static void scrub(const pg_state *st, char *text)
+{
+    if (st->password == NULL || st->password[0] == '\0')
+        return;
+    size_t n = strlen(st->password);
+    char *p;
+    while ((p = strstr(text, st->password)) != NULL) {
+        memset(p, '*', n > 3 ? 3 : n);
+        memmove(p + (n > 3 ? 3 : n), p + n, strlen(p + n) + 1);
+    }
+}
+
+static void chomp(char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+        s[--n] = '\0';
+}
+
+/* Fills the database fields of the error record from a result (or from the
+ * connection when res is NULL) and sets code with the server's message. */
+static int pg_error(strata *db, pg_state *st, const PGresult *res, int code,
+                    const char *what)
+{
+    char msg[2048], detail[1024];
+    const char *m =
+        res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    snprintf(msg, sizeof msg, "%s",
+             m ? m : (st->conn ? PQerrorMessage(st->conn) : "no connection"));
+    const char *d =
+        res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+    snprintf(detail, sizeof detail, "%s", d ? d : "");
+    chomp(msg);
+    scrub(st, msg);
+    scrub(st, detail);
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    strata__err_db(&db->err, msg, detail, state ? state : "", 0);
+    const char *hint =
+        res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
+    if (hint != NULL)
+        strata__err_hint(&db->err, "%s", hint);
+    if (state != NULL && strcmp(state, "55P03") == 0 && code == STRATA_EFAILED)
+        strata__err_hint(&db->err, "a lock was not granted within "
+                                   "--lock-wait: application traffic holds "
+                                   "it; try again or raise --lock-wait");
+    if (state != NULL && strcmp(state, "57014") == 0 && code == STRATA_EFAILED)
+        strata__err_hint(&db->err, "a statement ran longer than "
+                                   "--statement-timeout");
+    if (what == NULL)
+        return strata__err_set(&db->err, code, STRATA_REASON_NONE, "%s", msg);
+    return strata__err_set(&db->err, code, STRATA_REASON_NONE, "%s: %s", what,
+                           msg);
+}
+
+/* Byte offset of the 1-based character position `pos` in UTF-8 text. */
+static size_t char_offset(const char *text, size_t len, long pos)
+{
+    size_t i = 0;
+    for (long c = 1; c < pos && i < len; c++) {
+        i++;
+        while (i < len && ((unsigned char)text[i] & 0xC0) == 0x80)
+            i++;
+    }
+    return i;
+}
+
+/* An error in statement `q` of a script: the file line of the failing
+ * token from the server's position within the statement. */
+static int script_error(strata *db, pg_state *st, const PGresult *res,
+                        const queued *q)
+{
+    const strata__script *sc = q->script;
+    const strata__pg_stmt *ps = q->stmt;
+    pg_error(db, st, res, STRATA_EFAILED, NULL);
+    int stmt_line = sc->first_line - 1 + ps->line;
+    int line = stmt_line, column = 0;
+    const char *pos = PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
+    if (pos != NULL) {
+        size_t off = ps->offset + char_offset(sc->sql + ps->offset, ps->len,
+                                              strtol(pos, NULL, 10));
+        line = sc->first_line - 1 + strata__line_of(sc->sql, off);
+        column = strata__column_of(sc->sql, off);
+    }
+    strata__err_where(&db->err, sc->path, line, stmt_line, column);
+    return STRATA_EFAILED;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Connection */
+
+/* The URL with any password replaced by "***": URI form
+ * (scheme://user:secret@host) and key=value form (password=secret). */
+static char *pg_display_url(const char *url)
+{
+    char *out = strata__strdup(url);
+    if (out == NULL)
+        return NULL;
+    char *scheme = strstr(out, "://");
+    if (scheme != NULL) {
+        char *auth = scheme + 3;
+        char *at = strchr(auth, '@');
+        char *slash = strchr(auth, '/');
+        char *colon = strchr(auth, ':');
+        if (at != NULL && (slash == NULL || at < slash) && colon != NULL &&
+            colon < at) {
+            memmove(colon + 4, at, strlen(at) + 1);
+            memcpy(colon + 1, "***", 3);
+        }
+    }
+    for (char *p = strstr(out, "password="); p != NULL;
+         p = strstr(p + 1, "password=")) {
+        char *v = p + 9;
+        size_t n = strcspn(v, " &");
+        memmove(v + 3, v + n, strlen(v + n) + 1);
+        memcpy(v, "***", 3);
+    }
+    return out;
+}
+
+static void notice(void *arg, const PGresult *res)
+{
+    strata *db = arg;
+    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    strata_log_level level =
+        sev != NULL && strcmp(sev, "WARNING") == 0 ? STRATA_LOG_WARN
+        : sev != NULL && strcmp(sev, "DEBUG") == 0 ? STRATA_LOG_DEBUG
+                                                   : STRATA_LOG_INFO;
+    strata__log(db, level, "database: %s", msg ? msg : "");
+}
+
+static int pg_open(strata *db, void *vst, const strata__url *url)
+{
+    pg_state *st = vst;
+    (void)url;
+    /* The whole URL goes to libpq, which reads its own environment
+     * (PGPASSWORD, PGSSLMODE, .pgpass, ...). */
+    const char *full = url->text;
+    const char *keys[] = {"dbname", "fallback_application_name", NULL};
+    const char *vals[] = {full, "strata", NULL};
+    st->conn = PQconnectdbParams(keys, vals, 1);
+    if (st->conn == NULL)
+        return strata__err_nomem(&db->err);
+    const char *pw = PQpass(st->conn);
+    if (pw != NULL && pw[0] != '\0') {
+        st->password = strata__strdup(pw);
+        if (st->password == NULL)
+            return strata__err_nomem(&db->err);
+    }
+    if (PQstatus(st->conn) != CONNECTION_OK) {
+        char *shown = pg_display_url(full);
+        pg_error(db, st, NULL, STRATA_ECONNECT, NULL);
+        strata__err_set(&db->err, STRATA_ECONNECT, STRATA_REASON_NONE,
+                        "cannot connect to %s: %s", shown ? shown : "database",
+                        db->err.db_message);
+        free(shown);
+        strata__err_hint(&db->err, "check that the server runs and accepts "
+                                   "this user; libpq also reads PGHOST, "
+                                   "PGPASSWORD and ~/.pgpass");
+        return STRATA_ECONNECT;
+    }
+    PQsetNoticeReceiver(st->conn, notice, db);
+    return STRATA_OK;
+}
+
+static void free_queue(pg_state *st)
+{
+    for (size_t i = 0; i < st->nqueue; i++) {
+        free(st->queue[i].sql);
+        for (size_t p = 0; p < st->queue[i].nparams; p++)
+            free(st->queue[i].params[p]);
+        free(st->queue[i].params);
+    }
+    st->nqueue = 0;
+    for (size_t i = 0; i < st->nsplits; i++)
+        strata__pg_script_free(&st->splits[i]);
+    free(st->splits);
+    st->splits = NULL;
+    st->nsplits = 0;
+}
+
+static void pg_close(void *vst)
+{
+    pg_state *st = vst;
+    free_queue(st);
+    free(st->queue);
+    if (st->conn != NULL)
+        PQfinish(st->conn); /* also releases the session's advisory lock */
+    free(st->password);
+    free(st->current_schema);
+    memset(st, 0, sizeof *st);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Engine SQL: `?` placeholders become $1, $2, ... */
+
+static char *number_params(const char *sql)
+{
+    size_t n = 0;
+    for (const char *p = sql; *p; p++)
+        n += *p == '?';
+    char *out = malloc(strlen(sql) + n * 4 + 1);
+    if (out == NULL)
+        return NULL;
+    char *o = out;
+    int k = 0;
+    for (const char *p = sql; *p; p++) {
+        if (*p == '?')
+            o += sprintf(o, "$%d", ++k);
+        else
+            *o++ = *p;
+    }
+    *o = '\0';
+    return out;
+}
+
+static int run_now(strata *db, pg_state *st, const char *sql, size_t nparams,
+                   const char *const *params, strata__row_cb cb, void *payload)
+{
+    char *numbered = number_params(sql);
+    if (numbered == NULL)
+        return strata__err_nomem(&db->err);
+    PGresult *res = PQexecParams(st->conn, numbered, (int)nparams, NULL, params,
+                                 NULL, NULL, 0);
+    free(numbered);
+    int rc = STRATA_OK;
+    ExecStatusType s = PQresultStatus(res);
+    if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
+        rc = pg_error(db, st, res, STRATA_EFAILED, "bookkeeping statement");
+    } else if (cb != NULL) {
+        int ncols = PQnfields(res);
+        const char *vals[16];
+        if (ncols > 16)
+            ncols = 16;
+        for (int r = 0; r < PQntuples(res); r++) {
+            for (int c = 0; c < ncols; c++)
+                vals[c] = PQgetisnull(res, r, c) ? NULL : PQgetvalue(res, r, c);
+            if (cb(payload, ncols, vals) != 0)
+                break;
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int enqueue(strata *db, pg_state *st, char *sql, size_t nparams,
+                   const char *const *params, const strata__script *script,
+                   const strata__pg_stmt *stmt)
+{
+    if (st->nqueue == st->capqueue) {
+        size_t cap = st->capqueue ? st->capqueue * 2 : 64;
+        queued *q = realloc(st->queue, cap * sizeof *q);
+        if (q == NULL) {
+            free(sql);
+            return strata__err_nomem(&db->err);
+        }
+        st->queue = q;
+        st->capqueue = cap;
+    }
+    queued *q = &st->queue[st->nqueue++];
+    memset(q, 0, sizeof *q);
+    q->sql = sql;
+    q->script = script;
+    q->stmt = stmt;
+    if (nparams > 0) {
+        q->params = calloc(nparams, sizeof *q->params);
+        if (q->params == NULL)
+            return strata__err_nomem(&db->err);
+        q->nparams = nparams;
+        for (size_t i = 0; i < nparams; i++) {
+            if (params[i] != NULL &&
+                (q->params[i] = strata__strdup(params[i])) == NULL)
+                return strata__err_nomem(&db->err);
+        }
+    }
+    return STRATA_OK;
+}
+
+static int enqueue_text(strata *db, pg_state *st, const char *sql)
+{
+    char *copy = strata__strdup(sql);
+    if (copy == NULL)
+        return strata__err_nomem(&db->err);
+    return enqueue(db, st, copy, 0, NULL, NULL, NULL);
+}
+
+/* Reads results until the pipeline's sync, after an error or at the end. */
+static void drain_to_sync(pg_state *st)
+{
+    for (;;) {
+        PGresult *res = PQgetResult(st->conn);
+        if (res == NULL) {
+            if (PQstatus(st->conn) != CONNECTION_OK)
+                break;
+            continue;
+        }
+        ExecStatusType s = PQresultStatus(res);
+        PQclear(res);
+        if (s == PGRES_PIPELINE_SYNC || s == PGRES_FATAL_ERROR ||
+            PQstatus(st->conn) != CONNECTION_OK)
+            break;
+    }
+}
+
+/* Reads the result of queued item `q` (and the NULL that ends it). */
+static int read_one(strata *db, pg_state *st, const queued *q)
+{
+    PGresult *res = PQgetResult(st->conn);
+    if (res == NULL)
+        return pg_error(db, st, NULL, STRATA_EFAILED, "lost the connection");
+    int rc = STRATA_OK;
+    ExecStatusType s = PQresultStatus(res);
+    if (s == PGRES_COPY_IN || s == PGRES_COPY_OUT || s == PGRES_COPY_BOTH) {
+        rc = strata__err_set(&db->err, STRATA_EFAILED, STRATA_REASON_BAD_SCRIPT,
+                             "COPY cannot be sent in a pipeline");
+    } else if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK &&
+               s != PGRES_EMPTY_QUERY) {
+        rc = q->script != NULL ? script_error(db, st, res, q)
+                               : pg_error(db, st, res, STRATA_EFAILED,
+                                          "bookkeeping statement");
+    }
+    PQclear(res);
+    PGresult *end = PQgetResult(st->conn); /* NULL ends each query */
+    PQclear(end);
+    return rc;
+}
+
+/* Sends every queued statement in one pipeline and reads the results.
+ * Stops at the first error; the transaction is then aborted and the caller
+ * rolls back. */
+static int flush(strata *db, pg_state *st)
+{
+    int rc = STRATA_OK;
+    if (st->nqueue == 0)
+        return STRATA_OK;
+    if (PQenterPipelineMode(st->conn) != 1) {
+        rc = pg_error(db, st, NULL, STRATA_EFAILED, "cannot start a pipeline");
+        goto out;
+    }
+    size_t sent = 0, read = 0;
+    while (read < st->nqueue && rc == STRATA_OK) {
+        size_t end = sent + FLUSH_EVERY;
+        if (end > st->nqueue)
+            end = st->nqueue;
+        for (; sent < end; sent++) {
+            queued *q = &st->queue[sent];
+            if (!PQsendQueryParams(st->conn, q->sql, (int)q->nparams, NULL,
+                                   (const char *const *)q->params, NULL, NULL,
+                                   0)) {
+                rc = pg_error(db, st, NULL, STRATA_EFAILED, "cannot send");
+                break;
+            }
+        }
+        if (rc != STRATA_OK)
+            break;
+        if (sent == st->nqueue ? !PQpipelineSync(st->conn)
+                               : !PQsendFlushRequest(st->conn)) {
+            rc = pg_error(db, st, NULL, STRATA_EFAILED, "cannot send");
+            break;
+        }
+        if (PQflush(st->conn) != 0) {
+            rc = pg_error(db, st, NULL, STRATA_EFAILED, "cannot send");
+            break;
+        }
+        for (; read < sent && rc == STRATA_OK; read++)
+            rc = read_one(db, st, &st->queue[read]);
+    }
+    if (PQstatus(st->conn) == CONNECTION_OK) {
+        if (rc != STRATA_OK && sent < st->nqueue)
+            PQpipelineSync(st->conn);
+        drain_to_sync(st);
+        PQexitPipelineMode(st->conn);
+    }
+out:
+    free_queue(st);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lock */
+
+/*
+ * The advisory lock key: FNV-1a, 64 bits, over
+ *   "strata" NUL schema NUL table NUL module
+ * (schema "" when none is given), as a signed bigint. The database is
+ * implicit: advisory locks are per database.
+ */
+static long long lock_key(const strata *db)
+{
+    uint64_t h = 1469598103934665603ull;
+    const char *parts[] = {"strata", db->schema ? db->schema : "", db->table,
+                           db->module};
+    for (size_t i = 0; i < 4; i++) {
+        for (const char *p = parts[i];; p++) {
+            h = (h ^ (unsigned char)*p) * 1099511628211ull;
+            if (*p == '\0')
+                break;
+        }
+    }
+    return (long long)h;
+}
+
+static char *qualify(const strata *db, const char *name)
+{
+    char *qn = strata__quote_ident(name);
+    if (qn == NULL || db->schema == NULL)
+        return qn;
+    char *qs = strata__quote_ident(db->schema);
+    char *out = qs ? strata__sprintf("%s.%s", qs, qn) : NULL;
+    free(qs);
+    free(qn);
+    return out;
+}
+
+static char *pg_qualify(strata *db, void *st, const char *name)
+{
+    (void)st;
+    return qualify(db, name);
+}
+
+typedef struct lock_answer {
+    int got, table, history;
+    char *schema;
+} lock_answer;
+
+static int lock_cb(void *payload, int ncols, const char *const *v)
+{
+    lock_answer *a = payload;
+    a->got = v[0] != NULL && v[0][0] == 't';
+    if (ncols >= 4) {
+        free(a->schema);
+        a->schema = strata__strdup(v[1] ? v[1] : "public");
+        a->table = v[2] != NULL && v[2][0] == 't';
+        a->history = v[3] != NULL && v[3][0] == 't';
+    }
+    return 0;
+}
+
+typedef struct holder {
+    char text[512];
+} holder;
+
+static int holder_cb(void *payload, int ncols, const char *const *v)
+{
+    holder *h = payload;
+    if (ncols >= 5)
+        snprintf(h->text, sizeof h->text,
+                 "pid %s (user %s, application '%s', %s, since %s)",
+                 v[0] ? v[0] : "?", v[1] ? v[1] : "?", v[2] ? v[2] : "",
+                 v[3] ? v[3] : "?", v[4] ? v[4] : "?");
+    return 1;
+}
+
+static int pg_lock(strata *db, void *vst)
+{
+    pg_state *st = vst;
+    if (st->locked)
+        return STRATA_OK;
+    char key[32];
+    snprintf(key, sizeof key, "%lld", lock_key(db));
+    char *qt = qualify(db, db->table), *qh = qualify(db, db->history_table);
+    lock_answer a = {0, 0, 0, NULL};
+    int rc = (qt && qh) ? STRATA_OK : strata__err_nomem(&db->err);
+    const char *params[] = {key, qt, qh};
+    /* The first try also learns what the plan needs, in one round trip. */
+    if (rc == STRATA_OK)
+        rc = run_now(db, st,
+                     "SELECT pg_try_advisory_lock(?::bigint), "
+                     "current_schema(), to_regclass(?) IS NOT NULL, "
+                     "to_regclass(?) IS NOT NULL",
+                     3, params, lock_cb, &a);
+    free(qt);
+    free(qh);
+    if (rc != STRATA_OK) {
+        free(a.schema);
+        return rc;
+    }
+    free(st->current_schema);
+    st->current_schema = a.schema;
+    st->known = 1;
+    st->table_exists = a.table;
+    st->history_exists = a.history;
+    int64_t start = strata__monotonic_ms();
+    long sleep_us = 5000;
+    if (!a.got) {
+        strata_event ev = {0};
+        ev.type = STRATA_EVENT_LOCK_WAIT;
+        ev.module = db->module;
+        ev.message = "another session holds the migration lock; waiting";
+        strata__emit(db, &ev);
+    }
+    while (!a.got) {
+        int64_t waited = strata__monotonic_ms() - start;
+        if (waited >= db->lock_timeout_ms) {
+            holder h = {"another session"};
+            char hi[16], lo[16];
+            unsigned long long k = (unsigned long long)lock_key(db);
+            snprintf(hi, sizeof hi, "%llu", (k >> 32) & 0xffffffffull);
+            snprintf(lo, sizeof lo, "%llu", k & 0xffffffffull);
+            const char *hp[] = {hi, lo};
+            (void)run_now(db, st,
+                          "SELECT a.pid, a.usename, a.application_name, "
+                          "coalesce(host(a.client_addr), 'local socket'), "
+                          "a.backend_start FROM pg_locks l JOIN "
+                          "pg_stat_activity a ON a.pid = l.pid WHERE "
+                          "l.locktype = 'advisory' AND l.granted AND "
+                          "l.database = (SELECT oid FROM pg_database WHERE "
+                          "datname = current_database()) AND "
+                          "l.classid = ?::bigint::oid AND "
+                          "l.objid = ?::bigint::oid AND l.objsubid = 1",
+                          2, hp, holder_cb, &h);
+            strata__err_clear(&db->err);
+            strata__err_set(&db->err, STRATA_ELOCKED, STRATA_REASON_NONE,
+                            "the migration lock (module %s, key %s) is held "
+                            "by %s and was not released within %d ms",
+                            db->module, key, h.text, db->lock_timeout_ms);
+            strata__err_hint(&db->err, "wait for that run to finish, or "
+                                       "raise --lock-timeout");
+            return STRATA_ELOCKED;
+        }
+        struct timespec ts = {0, sleep_us * 1000};
+        nanosleep(&ts, NULL);
+        if (sleep_us < 100000)
+            sleep_us *= 2;
+        const char *kp[] = {key};
+        rc = run_now(db, st, "SELECT pg_try_advisory_lock(?::bigint)", 1, kp,
+                     lock_cb, &a);
+        if (rc != STRATA_OK)
+            return rc;
+    }
+    st->locked = 1;
+    st->lock_key = lock_key(db);
+    strata_event ev = {0};
+    ev.type = STRATA_EVENT_LOCK_ACQUIRED;
+    ev.module = db->module;
+    ev.duration_ms = strata__monotonic_ms() - start;
+    strata__emit(db, &ev);
+    return STRATA_OK;
+}
+
+static void pg_unlock(strata *db, void *vst)
+{
+    pg_state *st = vst;
+    if (!st->locked || st->conn == NULL)
+        return;
+    char key[32];
+    snprintf(key, sizeof key, "%lld", st->lock_key);
+    const char *params[] = {key};
+    strata__err saved = db->err; /* unlocking must not hide the run's error */
+    (void)run_now(db, st, "SELECT pg_advisory_unlock(?::bigint)", 1, params,
+                  NULL, NULL);
+    db->err = saved;
+    st->locked = 0;
+    st->known = 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Transactions: queued, sent at commit */
+
+static int session_settings(strata *db, pg_state *st, int local)
+{
+    const char *scope = local ? "LOCAL " : "";
+    char sql[256];
+    int rc = enqueue_text(db, st, "RESET ALL");
+    if (rc == STRATA_OK && db->statement_timeout_ms > 0) {
+        snprintf(sql, sizeof sql, "SET %sstatement_timeout = %d", scope,
+                 db->statement_timeout_ms);
+        rc = enqueue_text(db, st, sql);
+    }
+    if (rc == STRATA_OK && db->lock_wait_ms > 0) {
+        snprintf(sql, sizeof sql, "SET %slock_timeout = %d", scope,
+                 db->lock_wait_ms);
+        rc = enqueue_text(db, st, sql);
+    }
+    if (rc == STRATA_OK && db->schema != NULL) {
+        char *qs = strata__quote_ident(db->schema);
+        char *set =
+            qs ? strata__sprintf("SET %ssearch_path = %s, public", scope, qs)
+               : NULL;
+        rc = set ? enqueue(db, st, set, 0, NULL, NULL, NULL)
+                 : strata__err_nomem(&db->err);
+        free(qs);
+    }
+    return rc;
+}
+
+static int pg_begin(strata *db, void *vst)
+{
+    pg_state *st = vst;
+    free_queue(st);
+    st->in_tx = 1;
+    int rc = enqueue_text(db, st, "BEGIN");
+    return rc == STRATA_OK ? session_settings(db, st, 1) : rc;
+}
+
+static int pg_commit(strata *db, void *vst)
+{
+    pg_state *st = vst;
+    int rc = enqueue_text(db, st, "COMMIT");
+    if (rc == STRATA_OK)
+        rc = flush(db, st);
+    if (rc == STRATA_OK)
+        st->in_tx = 0;
+    return rc;
+}
+
+static void pg_rollback(strata *db, void *vst)
+{
+    pg_state *st = vst;
+    free_queue(st);
+    st->in_tx = 0;
+    if (st->conn != NULL && PQtransactionStatus(st->conn) != PQTRANS_IDLE) {
+        PGresult *res = PQexec(st->conn, "ROLLBACK");
+        PQclear(res);
+    }
+    (void)db;
+}
+
+static int pg_exec(strata *db, void *vst, const char *sql, size_t nparams,
+                   const char *const *params, strata__row_cb cb, void *payload)
+{
+    pg_state *st = vst;
+    if (st->in_tx && cb == NULL) {
+        char *numbered = number_params(sql);
+        if (numbered == NULL)
+            return strata__err_nomem(&db->err);
+        return enqueue(db, st, numbered, nparams, params, NULL, NULL);
+    }
+    if (st->in_tx) {
+        int rc = flush(db, st);
+        if (rc != STRATA_OK)
+            return rc;
+    }
+    return run_now(db, st, sql, nparams, params, cb, payload);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Scripts */
+
+static int split(strata *db, const strata__script *sc, strata__pg_script *out)
+{
+    return strata__pg_split(out, sc->sql, sc->len, sc->path, sc->first_line,
+                            &db->err);
+}
+
+static int refuse_stmt(strata *db, const strata__script *sc,
+                       const strata__pg_stmt *ps, const char *fmt,
+                       const char *hint)
+{
+    int line = sc->first_line - 1 + ps->line;
+    strata__err_where(&db->err, sc->path, line, line, 0);
+    strata__err_set(&db->err, STRATA_EREFUSED, STRATA_REASON_BAD_SCRIPT, fmt,
+                    ps->what ? ps->what : "this statement");
+    strata__err_hint(&db->err, "%s", hint);
+    return STRATA_EREFUSED;
+}
+
+static int pg_check_script(strata *db, void *vst, const strata__script *sc)
+{
+    (void)vst;
+    strata__pg_script ps;
+    int rc = split(db, sc, &ps);
+    if (rc != STRATA_OK)
+        return rc;
+    for (size_t i = 0; i < ps.count && !sc->no_transaction; i++) {
+        const strata__pg_stmt *s = &ps.items[i];
+        if (s->flags & STRATA__PG_NO_TX) {
+            rc = refuse_stmt(db, sc, s,
+                             "%s cannot run inside a transaction block",
+                             "put `-- strata:no-transaction` on the first "
+                             "line of the script (its statements then run "
+                             "one by one, and the migration stays dirty "
+                             "until the last one succeeds)");
+            break;
+        }
+        if (s->flags & STRATA__PG_TX_CONTROL) {
+            rc = refuse_stmt(db, sc, s,
+                             "%s would end the transaction strata runs the "
+                             "migration in",
+                             "remove it (strata wraps each migration in a "
+                             "transaction), or mark the script `-- "
+                             "strata:no-transaction` to manage transactions "
+                             "yourself");
+            break;
+        }
+    }
+    strata__pg_script_free(&ps);
+    return rc;
+}
+
+/* Runs COPY ... FROM STDIN with the data that followed it in the script. */
+static int copy_in(strata *db, pg_state *st, const strata__script *sc,
+                   const strata__pg_stmt *ps)
+{
+    char *sql = strata__strndup(sc->sql + ps->offset, ps->len);
+    if (sql == NULL)
+        return strata__err_nomem(&db->err);
+    queued q = {sql, 0, NULL, sc, ps};
+    PGresult *res = PQexec(st->conn, sql);
+    int rc = STRATA_OK;
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        rc = script_error(db, st, res, &q);
+        PQclear(res);
+        free(sql);
+        return rc;
+    }
+    PQclear(res);
+    if (PQputCopyData(st->conn, sc->sql + ps->data_offset, (int)ps->data_len) !=
+            1 ||
+        PQputCopyEnd(st->conn, NULL) != 1)
+        rc = pg_error(db, st, NULL, STRATA_EFAILED, "COPY");
+    while ((res = PQgetResult(st->conn)) != NULL) {
+        if (rc == STRATA_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
+            rc = script_error(db, st, res, &q);
+        PQclear(res);
+    }
+    free(sql);
+    return rc;
+}
+
+/* Runs the statements of a script one by one, now. */
+static int run_statements(strata *db, pg_state *st, const strata__script *sc,
+                          const strata__pg_script *ps)
+{
+    int rc = STRATA_OK;
+    for (size_t i = 0; rc == STRATA_OK && i < ps->count; i++) {
+        const strata__pg_stmt *s = &ps->items[i];
+        if (s->flags & STRATA__PG_COPY_IN) {
+            rc = copy_in(db, st, sc, s);
+            continue;
+        }
+        char *sql = strata__strndup(sc->sql + s->offset, s->len);
+        if (sql == NULL)
+            return strata__err_nomem(&db->err);
+        queued q = {sql, 0, NULL, sc, s};
+        PGresult *res = PQexec(st->conn, sql);
+        ExecStatusType t = PQresultStatus(res);
+        if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK &&
+            t != PGRES_EMPTY_QUERY)
+            rc = script_error(db, st, res, &q);
+        PQclear(res);
+        free(sql);
+    }
+    return rc;
+}
+
+/* A no-transaction script: fresh session settings, then each statement on
+ * its own, in autocommit. */
+static int run_each(strata *db, pg_state *st, const strata__script *sc,
+                    const strata__pg_script *ps)
+{
+    int rc = session_settings(db, st, 0);
+    if (rc == STRATA_OK)
+        rc = flush(db, st);
+    if (rc == STRATA_OK)
+        rc = run_statements(db, st, sc, ps);
+    if (rc == STRATA_OK && PQtransactionStatus(st->conn) != PQTRANS_IDLE) {
+        int line = sc->first_line - 1 + strata__line_of(sc->sql, sc->len);
+        strata__err_where(&db->err, sc->path, line, 0, 0);
+        rc = strata__err_set(&db->err, STRATA_EFAILED, STRATA_REASON_BAD_SCRIPT,
+                             "the script left a transaction open");
+        strata__err_hint(&db->err, "end the script's transaction with "
+                                   "COMMIT; it was rolled back");
+    }
+    return rc;
+}
+
+static int has_copy(const strata__pg_script *ps)
+{
+    for (size_t i = 0; i < ps->count; i++)
+        if (ps->items[i].flags & STRATA__PG_COPY_IN)
+            return 1;
+    return 0;
+}
+
+static int pg_exec_script(strata *db, void *vst, const strata__script *sc)
+{
+    pg_state *st = vst;
+    strata__pg_script ps;
+    int rc = split(db, sc, &ps);
+    if (rc != STRATA_OK)
+        return rc;
+    if (!st->in_tx) {
+        rc = run_each(db, st, sc, &ps);
+        strata__pg_script_free(&ps);
+        return rc;
+    }
+    if (has_copy(&ps)) {
+        /* COPY cannot travel in a pipeline: send what is queued, then run
+         * this script's statements one by one in the same transaction. */
+        rc = flush(db, st);
+        if (rc == STRATA_OK)
+            rc = run_statements(db, st, sc, &ps);
+        strata__pg_script_free(&ps);
+        return rc;
+    }
+    /* Queued: the statements point into `ps`, kept until the flush. */
+    strata__pg_script *keep =
+        realloc(st->splits, (st->nsplits + 1) * sizeof *keep);
+    if (keep == NULL) {
+        strata__pg_script_free(&ps);
+        return strata__err_nomem(&db->err);
+    }
+    st->splits = keep;
+    st->splits[st->nsplits++] = ps;
+    const strata__pg_script *kept = &st->splits[st->nsplits - 1];
+    for (size_t i = 0; rc == STRATA_OK && i < kept->count; i++) {
+        const strata__pg_stmt *s = &kept->items[i];
+        char *sql = strata__strndup(sc->sql + s->offset, s->len);
+        if (sql == NULL)
+            return strata__err_nomem(&db->err);
+        rc = enqueue(db, st, sql, 0, NULL, sc, s);
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tracking tables */
+
+static int pg_table_exists(strata *db, void *vst, const char *name)
+{
+    pg_state *st = vst;
+    if (st->known && strcmp(name, db->table) == 0)
+        return st->table_exists;
+    if (st->known && strcmp(name, db->history_table) == 0)
+        return st->history_exists;
+    char *qn = qualify(db, name);
+    if (qn == NULL)
+        return strata__err_nomem(&db->err);
+    lock_answer a = {0, 0, 0, NULL};
+    const char *params[] = {qn};
+    int rc = pg_exec(db, st, "SELECT to_regclass(?) IS NOT NULL", 1, params,
+                     lock_cb, &a);
+    free(qn);
+    free(a.schema);
+    return rc != STRATA_OK ? rc : a.got;
+}
+
+static int pg_ensure_tables(strata *db, void *vst, const char *table,
+                            const char *history_table)
+{
+    pg_state *st = vst;
+    char *qt = qualify(db, table), *qh = qualify(db, history_table);
+    char *qs = db->schema ? strata__quote_ident(db->schema) : NULL;
+    char *sql = NULL;
+    int rc = STRATA_OK;
+    if (!qt || !qh || (db->schema && !qs)) {
+        rc = strata__err_nomem(&db->err);
+        goto out;
+    }
+    /* Modules share the tables but not the migration lock: creating them
+     * is serialised by a transaction lock of its own. */
+    char key[64];
+    snprintf(key, sizeof key, "SELECT pg_advisory_xact_lock(%lld)",
+             lock_key(db) ^ 0x5a5a5a5a5a5a5a5all);
+    rc = enqueue_text(db, st, key);
+    if (rc == STRATA_OK && qs != NULL) {
+        sql = strata__sprintf("CREATE SCHEMA IF NOT EXISTS %s", qs);
+        rc = sql ? enqueue(db, st, sql, 0, NULL, NULL, NULL)
+                 : strata__err_nomem(&db->err);
+        sql = NULL;
+    }
+    if (rc == STRATA_OK) {
+        sql = strata__sprintf(
+            "CREATE TABLE IF NOT EXISTS %s ("
+            "module text NOT NULL, version text NOT NULL, name text NOT NULL, "
+            "checksum text NOT NULL, state text NOT NULL, "
+            "applied_at text NOT NULL, execution_ms bigint NOT NULL, "
+            "applied_by text NOT NULL, PRIMARY KEY (module, version))",
+            qt);
+        rc = sql ? enqueue(db, st, sql, 0, NULL, NULL, NULL)
+                 : strata__err_nomem(&db->err);
+        sql = NULL;
+    }
+    if (rc == STRATA_OK) {
+        sql = strata__sprintf(
+            "CREATE TABLE IF NOT EXISTS %s ("
+            "id bigserial PRIMARY KEY, module text NOT NULL, "
+            "version text NOT NULL, name text NOT NULL, action text NOT NULL, "
+            "checksum text NOT NULL, old_checksum text NOT NULL, "
+            "at text NOT NULL, execution_ms bigint NOT NULL, "
+            "applied_by text NOT NULL, detail text NOT NULL)",
+            qh);
+        rc = sql ? enqueue(db, st, sql, 0, NULL, NULL, NULL)
+                 : strata__err_nomem(&db->err);
+        sql = NULL;
+    }
+    if (rc == STRATA_OK && st->known)
+        st->table_exists = st->history_exists = 1;
+out:
+    free(qt);
+    free(qh);
+    free(qs);
+    free(sql);
+    return rc;
+}
+
+static const char *pg_current_schema(void *vst)
+{
+    return ((pg_state *)vst)->current_schema;
+}
+
+static const char *const pg_schemes[] = {"postgres", "postgresql", NULL};
+
+const strata__driver strata__driver_postgres = {
+    .abi = STRATA__DRIVER_ABI,
+    .name = "postgres",
+    .schemes = pg_schemes,
+    .caps = STRATA__CAP_TRANSACTIONAL_DDL | STRATA__CAP_SCHEMAS,
+    .state_size = sizeof(pg_state),
+    .default_schema = "public",
+    .open = pg_open,
+    .close = pg_close,
+    .display_url = pg_display_url,
+    .lock = pg_lock,
+    .unlock = pg_unlock,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .exec = pg_exec,
+    .exec_script = pg_exec_script,
+    .check_script = pg_check_script,
+    .table_exists = pg_table_exists,
+    .ensure_tables = pg_ensure_tables,
+    .qualify = pg_qualify,
+    .current_schema = pg_current_schema,
+    .elapsed_ms_sql =
+        "(extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint",
+};
