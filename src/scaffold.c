@@ -39,6 +39,8 @@ static char *increment(const char *digits)
     return out;
 }
 
+/* Letters, digits, '_', '-' and spaces (which become '_'). No '.': a name
+ * ending in ".down" would turn the new up file into a down file. */
 static int clean_name(strata *db, const char *name, char **out)
 {
     *out = NULL;
@@ -57,12 +59,11 @@ static int clean_name(strata *db, const char *name, char **out)
         if (c == ' ')
             *p = '_';
         else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                   (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-                   c == '.')) {
+                   (c >= '0' && c <= '9') || c == '_' || c == '-')) {
             free(s);
             strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_BAD_OPTION,
                             "a migration name may hold letters, digits, "
-                            "'_', '-', '.' and spaces only");
+                            "'_', '-' and spaces only");
             strata__err_hint(&db->err, "e.g. strata new add_users_table");
             return STRATA_EUSAGE;
         }
@@ -188,7 +189,7 @@ int strata_new(strata_report **out, strata *db, const char *name,
         strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", &tm);
 
     if (st.folders || (flags & STRATA_NEW_TIMESTAMP)) {
-        version = strata__strdup(stamp);
+        version = strata__sprintf("%s%s", st.v_prefix ? "V" : "", stamp);
     } else {
         size_t len = strlen(st.next);
         size_t pad = len < st.width ? st.width - len : 0;

@@ -552,6 +552,94 @@ out:
     return rc;
 }
 
+/* The first keyword of a statement, upper-cased into out (empty if none). */
+static const char *keyword(const char *p, const char *end, char out[16])
+{
+    size_t n = 0;
+    while (p < end && n < 15 &&
+           ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))) {
+        out[n++] = (char)(*p >= 'a' ? *p - 'a' + 'A' : *p);
+        p++;
+    }
+    out[n] = '\0';
+    return p;
+}
+
+/* Refuses a transaction-control statement at position [p, end) of a
+ * transactional script: BEGIN, COMMIT, END, ROLLBACK (not ROLLBACK TO a
+ * savepoint, not SAVEPOINT or RELEASE). */
+static int check_statement(strata *db, const strata__script *sc, const char *p,
+                           const char *end)
+{
+    const char *start = skip_blank(p, end);
+    char kw[16], next[16] = "";
+    const char *after = keyword(start, end, kw);
+    int control = strcmp(kw, "BEGIN") == 0 || strcmp(kw, "COMMIT") == 0 ||
+                  strcmp(kw, "END") == 0;
+    if (strcmp(kw, "ROLLBACK") == 0) {
+        after = keyword(skip_blank(after, end), end, next);
+        if (strcmp(next, "TRANSACTION") == 0)
+            keyword(skip_blank(after, end), end, next);
+        control = strcmp(next, "TO") != 0;
+    }
+    if (!control)
+        return STRATA_OK;
+    size_t off = (size_t)(start - sc->sql);
+    int line = sc->first_line - 1 + strata__line_of(sc->sql, off);
+    strata__err_where(&db->err, sc->path, line, line,
+                      strata__column_of(sc->sql, off));
+    strata__err_set(&db->err, STRATA_EREFUSED, STRATA_REASON_BAD_SCRIPT,
+                    "%s would end the transaction strata runs the migration "
+                    "in",
+                    kw);
+    strata__err_hint(&db->err, "remove it (strata wraps each migration in a "
+                               "transaction), or mark the script `-- "
+                               "strata:no-transaction` to manage transactions "
+                               "yourself");
+    return STRATA_EREFUSED;
+}
+
+/* Before anything runs: a transactional script must not begin or end a
+ * transaction itself. Statements cannot be prepared yet (they may use
+ * tables that earlier ones create), so their ends are found with SQLite's
+ * own tokenizer through sqlite3_complete(), which knows strings, comments
+ * and trigger bodies. */
+static int sqlite_check_script(strata *db, void *vst, const strata__script *sc)
+{
+    (void)vst;
+    if (sc->no_transaction)
+        return STRATA_OK;
+    const char *text = sc->sql, *end = sc->sql + sc->len;
+    const char *start = text;
+    char *buf = NULL;
+    size_t cap = 0;
+    int rc = STRATA_OK;
+    for (const char *p = text; p < end && rc == STRATA_OK; p++) {
+        if (*p != ';')
+            continue;
+        size_t n = (size_t)(p - start) + 1;
+        if (n + 1 > cap) {
+            cap = (n + 1) * 2;
+            char *bigger = realloc(buf, cap);
+            if (bigger == NULL) {
+                rc = strata__err_nomem(&db->err);
+                break;
+            }
+            buf = bigger;
+        }
+        memcpy(buf, start, n);
+        buf[n] = '\0';
+        if (!sqlite3_complete(buf))
+            continue; /* the ';' is inside a string, comment or trigger */
+        rc = check_statement(db, sc, start, p);
+        start = p + 1;
+    }
+    if (rc == STRATA_OK && start < end)
+        rc = check_statement(db, sc, start, end);
+    free(buf);
+    return rc;
+}
+
 static int exists_cb(void *payload, int ncols, const char *const *values)
 {
     (void)ncols;
@@ -656,7 +744,7 @@ const strata__driver strata__driver_sqlite = {
     .exec_script = sqlite_exec_script,
     .table_exists = sqlite_table_exists,
     .ensure_tables = sqlite_ensure_tables,
-    .check_script = NULL,
+    .check_script = sqlite_check_script,
     .qualify = sqlite_qualify,
     .current_schema = sqlite_current_schema,
     .elapsed_ms_sql = NULL,

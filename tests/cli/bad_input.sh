@@ -240,16 +240,14 @@ assert_eq "semicolons in strings and comments" "4" "$(sql "$DB" 'SELECT count(*)
 assert_eq "CRLF script" "1" "$(sql "$DB" 'SELECT count(*) FROM crlf')"
 # Transaction control inside a transactional script. strata runs each
 # migration in its own transaction with its tracking row, so a script that
-# ends that transaction itself must not leave a half-applied, untracked (or
-# tracked-but-failed) migration behind. Acceptable: refused/failed with the
-# database unchanged, or (when nothing else fails) applied AND tracked.
+# would end that transaction itself is refused before anything runs.
 setup tx
 put "$D/002_begin.sql" 'BEGIN;\nCREATE TABLE inner_tx(x);\nCOMMIT;\n'
-expect "explicit BEGIN in a transactional script" 1 "002_begin.sql:1:"
+expect "explicit BEGIN in a transactional script" 3 "002_begin.sql:1:"
 
 setup commitfail
 put "$D/002_commit.sql" 'CREATE TABLE y(x);\nCOMMIT;\nCREATE TABLE z(x);\nSELECT * FROM no_such_table;\n'
-expect "stray COMMIT then a failing statement: failure leaves no trace" 1 "002_commit.sql"
+expect "stray COMMIT then a failing statement: refused, no trace" 3 "002_commit.sql:2:"
 
 setup commitok
 put "$D/002_commit.sql" 'CREATE TABLE y(x);\nCOMMIT;\nCREATE TABLE z(x);\n'

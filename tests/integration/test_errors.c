@@ -414,15 +414,16 @@ Test(errors, no_transaction_foreign_keys_off_table_rebuild)
     strata_close(db);
 }
 
-/* A transaction-opening script outside no-transaction mode fails cleanly:
- * SQLite refuses a nested BEGIN, and nothing is left behind. */
+/* A transaction-opening script outside no-transaction mode is refused
+ * before anything runs, naming the line. */
 Test(errors, begin_inside_a_transactional_script_fails_cleanly)
 {
     it_mig(&env, "1_tx.sql",
            "CREATE TABLE a (x INTEGER);\nBEGIN;\nCREATE TABLE b (x "
            "INTEGER);\nCOMMIT;\n");
     strata *db = it_open(&env, NULL);
-    cr_assert_eq(it_up_expect(db, NULL, STRATA_EFAILED), 0);
+    cr_assert_eq(it_up_expect(db, NULL, STRATA_EREFUSED), 0);
+    cr_assert_eq(strata_last_error(db)->reason, STRATA_REASON_BAD_SCRIPT);
     cr_assert_eq(strata_last_error(db)->line, 2, "%s", it_err(db));
     cr_assert_not(it_table_exists(env.db, "a"));
     cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations", 0),
@@ -434,8 +435,9 @@ Test(errors, begin_inside_a_transactional_script_fails_cleanly)
 }
 
 /* A COMMIT in the middle would end strata's transaction and let the rest of
- * the script and its tracking row commit on their own: SQLite's parser
- * reports it and strata refuses it before it runs. */
+ * the script and its tracking row commit on their own: found with SQLite's
+ * tokenizer and refused before anything runs, the migration before it
+ * included. */
 Test(errors, commit_inside_a_transactional_script_is_refused)
 {
     it_mig(&env, "1_ok.sql", "CREATE TABLE ok (x INTEGER);\n");
@@ -443,23 +445,26 @@ Test(errors, commit_inside_a_transactional_script_is_refused)
            "CREATE TABLE y (x INTEGER);\n-- done?\nCOMMIT;\n"
            "CREATE TABLE z (x INTEGER);\n");
     strata *db = it_open(&env, NULL);
-    cr_assert_eq(it_up_expect(db, NULL, STRATA_EFAILED), 1);
+    cr_assert_eq(it_up_expect(db, NULL, STRATA_EREFUSED), 0);
     const strata_error *e = strata_last_error(db);
     cr_assert_eq(e->reason, STRATA_REASON_BAD_SCRIPT, "%s", it_err(db));
     cr_assert_eq(e->line, 3, "%s", it_err(db));
     cr_assert(strstr(e->file, "2_tx.sql") != NULL);
     cr_assert(strstr(e->hint, "no-transaction") != NULL, "%s", e->hint);
-    cr_assert(it_table_exists(env.db, "ok"));
+    cr_assert_not(it_table_exists(env.db, "ok"));
     cr_assert_not(it_table_exists(env.db, "y"));
     cr_assert_not(it_table_exists(env.db, "z"));
-    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations", 0),
-                 1);
+    /* A savepoint and a ROLLBACK TO it are fine inside a migration. */
+    it_mig(&env, "3_sp.sql",
+           "SAVEPOINT s;\nCREATE TABLE sp (x);\nROLLBACK TO s;\n"
+           "ROLLBACK TRANSACTION TO SAVEPOINT s;\nRELEASE s;\n");
     /* The same script runs as written once it manages its own transaction. */
     it_mig(&env, "2_tx.sql",
            "-- strata:no-transaction\nBEGIN;\nCREATE TABLE y (x INTEGER);\n"
            "COMMIT;\nCREATE TABLE z (x INTEGER);\n");
-    cr_assert_eq(it_up_expect(db, NULL, 0), 1, "%s", it_err(db));
+    cr_assert_eq(it_up_expect(db, NULL, 0), 3, "%s", it_err(db));
     cr_assert(it_table_exists(env.db, "z"));
+    cr_assert_not(it_table_exists(env.db, "sp"));
     strata_close(db);
 }
 

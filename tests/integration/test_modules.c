@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static it_env env;
 
@@ -330,4 +332,62 @@ Test(modules, tracking_table_name_needing_quotes)
     cr_assert_eq(h->count, 2);
     strata_history_list_free(h);
     strata_close(db);
+}
+
+/* SQLite's table names are case-blind: --table Track and --table track are
+ * one table, one plan and one lock; sqlite_* names are SQLite's own. */
+Test(modules, table_names_are_case_blind_on_sqlite)
+{
+    it_mig(&env, "1_a.sql", "CREATE TABLE a (x INTEGER);\n");
+    strata_options o = STRATA_OPTIONS_INIT;
+    o.table = "Track";
+    strata *db = it_open(&env, &o);
+    cr_assert_eq(it_up_expect(db, NULL, 0), 1);
+    strata_close(db);
+    o.table = "track";
+    db = it_open(&env, &o);
+    cr_assert_eq(it_up_expect(db, NULL, 0), 0, "migration 1 ran twice");
+    char *cur = NULL;
+    cr_assert_eq(strata_current(&cur, db), 0);
+    cr_assert_str_eq(cur, "1");
+    strata_string_free(cur);
+    strata_close(db);
+
+    o.table = "sqlite_track";
+    strata_source *src = NULL;
+    cr_assert_eq(strata_source_from_dir(&src, env.mig), 0);
+    db = NULL;
+    cr_assert_eq(strata_open(&db, env.url, src, &o), STRATA_EUSAGE);
+    cr_assert_eq(strata_last_error(db)->reason, STRATA_REASON_BAD_OPTION);
+    strata_close(db);
+    strata_source_free(src);
+}
+
+/* The lock sits beside the real file, so a symlink to the database shares
+ * the lock of the database itself. */
+Test(modules, a_symlinked_database_shares_the_lock)
+{
+    it_mig(&env, "1_a.sql",
+           "CREATE TABLE a (x INTEGER);\n-- strata:down\nDROP TABLE a;\n");
+    char link[256], url[300], lock[300], link_lock[300];
+    snprintf(link, sizeof link, "%s/link.db", env.dir);
+    snprintf(url, sizeof url, "sqlite://%s", link);
+    snprintf(lock, sizeof lock, "%s-strata-lock", env.db);
+    snprintf(link_lock, sizeof link_lock, "%s-strata-lock", link);
+    strata *db = it_open(&env, NULL);
+    cr_assert_eq(it_up_expect(db, NULL, 0), 1);
+    strata_close(db);
+    cr_assert_eq(symlink(env.db, link), 0);
+    strata_source *src = NULL;
+    cr_assert_eq(strata_source_from_dir(&src, env.mig), 0);
+    db = NULL;
+    cr_assert_eq(strata_open(&db, url, src, NULL), 0, "%s", it_err(db));
+    strata_source_free(src);
+    strata_report *rep = NULL;
+    cr_assert_eq(strata_down(&rep, db, NULL), 0, "%s", it_err(db));
+    strata_report_free(rep);
+    strata_close(db);
+    struct stat sb;
+    cr_assert_eq(stat(lock, &sb), 0, "no lock beside the real file");
+    cr_assert_neq(lstat(link_lock, &sb), 0, "a lock beside the link");
 }

@@ -255,3 +255,37 @@ Test(new_layouts, diesel_folders_end_to_end)
     strata_report_free(rep);
     strata_close(db);
 }
+
+/* A timestamp in a Flyway-style directory keeps the V prefix, and the
+ * report names the version the file really has. */
+Test(new_layouts, timestamp_keeps_the_v_prefix)
+{
+    it_mig(&env, "V1__a.sql", "CREATE TABLE a (x INT);\n");
+    strata *db = source_only(env.mig);
+    strata_report *rep = NULL;
+    cr_assert_eq(strata_new(&rep, db, "later", STRATA_NEW_TIMESTAMP), 0, "%s",
+                 it_err(db));
+    const char *base = strrchr(rep->steps[0]->file, '/') + 1;
+    cr_assert_eq(fnmatch("V[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]"
+                         "[0-9][0-9][0-9][0-9]__later.up.sql",
+                         base, 0),
+                 0, "%s", base);
+    cr_assert_eq(strlen(rep->steps[0]->version), 14);
+    cr_assert_eq(strncmp(rep->steps[0]->version, base + 1, 14), 0);
+    strata_report_free(rep);
+    strata_close(db);
+}
+
+/* A name that would change what the file is (x.down, a.b) is refused and
+ * nothing is created. */
+Test(new_layouts, names_with_dots_are_refused)
+{
+    strata *db = source_only(env.mig);
+    strata_report *rep = NULL;
+    cr_assert_eq(strata_new(&rep, db, "undo.down", STRATA_NEW_SINGLE),
+                 STRATA_EUSAGE);
+    cr_assert_eq(strata_last_error(db)->reason, STRATA_REASON_BAD_OPTION);
+    cr_assert_null(rep);
+    cr_assert_not(exists_l(it_mig_path(&env, "0001_undo.down.sql")));
+    strata_close(db);
+}
