@@ -330,8 +330,10 @@ STRATA_EXTERN STRATA_WARN_UNUSED int strata_status(strata_plan **out,
  * Like strata_status(), but also reads and checks every script (names,
  * encoding, directives, templates, emptiness) and fails with STRATA_EREFUSED
  * when anything would make `up` refuse (modified, missing, dirty,
- * out-of-order unless `allow_out_of_order`). On refusal *out still receives
- * the plan, so the caller can show every problem.
+ * out-of-order unless `allow_out_of_order`). On such a refusal *out still
+ * receives the plan, so the caller can show every problem; when the source
+ * itself cannot be planned (a bad file name, a duplicate version) there is
+ * no plan and *out is NULL.
  */
 STRATA_EXTERN STRATA_WARN_UNUSED int
 strata_validate(strata_plan **out, strata *db, int allow_out_of_order);

@@ -86,7 +86,10 @@ static int current_after(run *r, char **out)
     *out = NULL;
     if (r->opts.dry_run || r->rb.report->count == 0)
         return STRATA_OK; /* unchanged: no round trip to find that out */
-    if (strata__rows_load(&rows, r->db, r->plan.source.order) != STRATA_OK)
+    strata__err saved = r->db->err; /* the run's own error comes first */
+    int rc = strata__rows_load(&rows, r->db, r->plan.source.order);
+    r->db->err = saved;
+    if (rc != STRATA_OK)
         return STRATA_OK; /* the report keeps from_version */
     const char *cur = "0";
     for (size_t i = 0; i < rows.count; i++)
