@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# roundtrips.sh - how many times strata talks to PostgreSQL, counted with
+# strace on the client (the sends on the server socket) and with
+# pg_stat_statements on the server. The driver's promise: a no-op `up` is 3
+# round trips after connecting, whatever the number of applied migrations,
+# and a transactional migration is one round trip however many statements
+# it has.
+. "$(dirname "$0")/pglib.sh"
+
+command -v strace >/dev/null 2>&1 || skip "strace is not installed"
+strace -f -o /dev/null true 2>/dev/null || skip "strace cannot trace here"
+
+# make_dir DIR FIRST LAST STATEMENTS: migrations FIRST..LAST, each with
+# STATEMENTS statements.
+make_dir() {
+    local dir=$1 first=$2 last=$3 nstmt=$4 i j
+    mkdir -p "$dir"
+    for i in $(seq "$first" "$last"); do
+        {
+            echo "CREATE TABLE t$i (id int, v text);"
+            for j in $(seq 2 "$nstmt"); do
+                echo "INSERT INTO t$i VALUES ($j, 'row $j');"
+            done
+        } >"$(printf '%s/%04d_m%d.sql' "$dir" "$i" "$i")"
+    done
+}
+
+# traced ARGS...: runs strata under strace; sets RC and TRACE (the file).
+TRACE_N=0
+traced() {
+    TRACE_N=$((TRACE_N + 1))
+    TRACE=$TMP/trace.$TRACE_N
+    strace -f -qq -e trace=connect,sendto,sendmsg,write -o "$TRACE" \
+        "$STRATA" "$@" >"$TMP/.out" 2>"$TMP/.err"
+    RC=$?
+    OUT=$(cat "$TMP/.out")
+    [ "$RC" = 0 ] || echo "strata $*: exit $RC: $(cat "$TMP/.err")" >&2
+}
+
+# count_sends: from $TRACE, the sends on the PostgreSQL socket (the fd of
+# the connect() to .s.PGSQL.* or to a TCP address), split as
+#   CONN  sends before the first query message (startup packet, password
+#         exchange): the cost of connecting
+#   QUERY sends that carry queries (extended protocol 'P', simple 'Q')
+#   TERM  the Terminate message ('X') sent by PQfinish
+# Sets CONN, QUERY, TERM and TOTAL.
+count_sends() {
+    read -r CONN QUERY TERM < <(awk '
+        / connect\(/ && / = 0$/ && (/\.s\.PGSQL\./ || /AF_INET/) {
+            match($0, /connect\([0-9]+/)
+            fd = substr($0, RSTART + 8, RLENGTH - 8)
+            next
+        }
+        fd != "" && ($2 ~ "^(sendto|sendmsg|write)\\(" fd ",") {
+            i = index($0, ", \"")
+            c = substr($0, i + 3, 1)
+            if (c == "X") term++
+            else if (c == "P" || c == "Q") { q++; started = 1 }
+            else if (started) q++
+            else conn++
+        }
+        END { print conn + 0, q + 0, term + 0 }' "$TRACE")
+    TOTAL=$((CONN + QUERY + TERM))
+}
+
+# --- (i) + (ii) a no-op up with 5 and with 60 applied migrations ----------
+declare -A NOOP_TOTAL
+for n in 5 60; do
+    new_db
+    D=$TMP/noop$n
+    make_dir "$D" 1 "$n" 3
+    CHECK="noop $n: first up" assert_exit 0 "$STRATA" -d "$DBURL" -m "$D" up
+    traced -d "$DBURL" -m "$D" up
+    assert_eq "noop $n: traced up exits 0" "0" "$RC"
+    assert_contains "noop $n: nothing to do" "$OUT" "already up to date"
+    count_sends
+    echo "no-op up with $n applied: $TOTAL sends =" \
+        "$CONN connecting + $QUERY queries + $TERM terminate"
+    NOOP_TOTAL[$n]=$TOTAL
+    CONN_SENDS=$CONN
+    assert_true "noop $n: connecting sends something ($CONN)" test "$CONN" -ge 1
+    assert_true "noop $n: at most 3 query round trips ($QUERY)" \
+        test "$QUERY" -le 3
+    assert_eq "noop $n: one Terminate" "1" "$TERM"
+    assert_true "noop $n: total <= connection + 3 + 1 ($TOTAL)" \
+        test "$TOTAL" -le $((CONN + 3 + 1))
+done
+assert_eq "noop: sends are flat in N (5 vs 60 applied)" "${NOOP_TOTAL[5]}" \
+    "${NOOP_TOTAL[60]}"
+echo "connection alone: $CONN_SENDS sends (startup packet + SCRAM exchange)"
+
+# --- server side: pg_stat_statements sees at most 3 statements of strata's
+new_db
+D=$TMP/pgss
+make_dir "$D" 1 5 3
+CHECK="pgss: first up" assert_exit 0 "$STRATA" -d "$DBURL" -m "$D" up
+q "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+q "SELECT pg_stat_statements_reset()" >/dev/null
+CHECK="pgss: no-op up" assert_exit 0 "$STRATA" -d "$DBURL" -m "$D" up
+stmts=$(q "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s
+           JOIN pg_database d ON d.oid = s.dbid
+           WHERE d.datname = current_database() AND s.toplevel
+             AND s.query NOT LIKE '%pg_stat_statements%'")
+texts=$(q "SELECT calls || ' x ' || left(regexp_replace(query, '\s+', ' ', 'g'), 70)
+           FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+           WHERE d.datname = current_database() AND s.toplevel
+             AND s.query NOT LIKE '%pg_stat_statements%' ORDER BY query")
+echo "no-op up, statements seen by pg_stat_statements: $stmts"
+printf '%s\n' "$texts" | sed 's/^/  /'
+assert_true "pgss: a no-op up executes at most 3 statements ($stmts)" \
+    test "$stmts" -le 3
+
+# --- (iii) applying K=10 pending migrations of 20 statements each ---------
+K=10
+new_db
+D=$TMP/apply
+make_dir "$D" 1 5 20
+CHECK="apply: 5 applied first" assert_exit 0 "$STRATA" -d "$DBURL" -m "$D" up
+traced -d "$DBURL" -m "$D" up
+count_sends
+base_total=$TOTAL
+echo "up with 0 pending (5 applied): $TOTAL sends ($CONN + $QUERY + $TERM)"
+make_dir "$D" 6 $((5 + K)) 20
+traced -d "$DBURL" -m "$D" up
+assert_eq "apply: traced up exits 0" "0" "$RC"
+assert_eq "apply: $K migrations applied" "$K" \
+    "$(printf '%s\n' "$OUT" | grep -c '^applied ')"
+count_sends
+diff=$((TOTAL - base_total))
+echo "up applying $K migrations x 20 statements: $TOTAL sends" \
+    "($CONN + $QUERY + $TERM); $diff more than a no-op up"
+# The constant: after a run that changed something, the engine reads the
+# tracking rows once more to report the version it reached (1 round trip).
+# One more is allowed for the tracking tables' existence check.
+assert_true "apply: extra sends <= $K + 2 ($diff)" test "$diff" -le $((K + 2))
+assert_true "apply: at least one send per migration ($diff)" \
+    test "$diff" -ge "$K"
+assert_true "apply: never one send per statement ($diff < $((K * 20)))" \
+    test "$diff" -lt $((K * 20))
+assert_eq "apply: 15 rows tracked" "15" \
+    "$(q "SELECT count(*) FROM strata_migrations WHERE state = 'applied'")"
+assert_eq "apply: the statements did run" "19" "$(q "SELECT count(*) FROM t15")"
+
+finish
