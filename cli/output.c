@@ -127,13 +127,9 @@ static int url_password(const char *url, const char **p, size_t *n)
 
 void cli_mask_url(char *buf, size_t cap, const char *url)
 {
-    const char *p;
-    size_t n;
-    if (!url_password(url, &p, &n)) {
-        snprintf(buf, cap, "%s", url != NULL ? url : "");
-        return;
-    }
-    snprintf(buf, cap, "%.*s***%s", (int)(p - url), url, p + n);
+    char *masked = strata_mask_url(url);
+    snprintf(buf, cap, "%s", masked != NULL ? masked : "(hidden)");
+    strata_string_free(masked);
 }
 
 /*

@@ -268,6 +268,11 @@ STRATA_EXTERN STRATA_WARN_UNUSED int strata_open(strata **out, const char *url,
                                                  const strata_source *source,
                                                  const strata_options *opts);
 
+/* A copy of `url` fit to show: every password ("user:secret@" and any
+ * "password=" parameter) replaced by "***". The caller frees it with
+ * strata_string_free(). NULL only for a NULL url or out of memory. */
+STRATA_EXTERN char *strata_mask_url(const char *url);
+
 /* Closes the handle, its connection and any lock it holds. Accepts NULL. */
 STRATA_EXTERN void strata_close(strata *db);
 

@@ -83,6 +83,11 @@ void strata_string_free(char *s)
     free(s);
 }
 
+char *strata_mask_url(const char *url)
+{
+    return strata__mask_url(url);
+}
+
 int strata_source_from_dir(strata_source **out, const char *path)
 {
     *out = NULL;

@@ -261,6 +261,8 @@ static int in_tx(run *r,
     int rc = outer ? STRATA_OK : db->driver->begin(db, db->drv);
     if (rc == STRATA_OK)
         rc = body(r, m, s, ms);
+    if (rc == STRATA_OK && outer && db->driver->sync != NULL)
+        rc = db->driver->sync(db, db->drv);
     if (rc == STRATA_OK && !outer)
         rc = db->driver->commit(db, db->drv);
     if (rc != STRATA_OK && !outer)

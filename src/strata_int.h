@@ -74,6 +74,9 @@ char *strata__strndup(const char *s, size_t n);
 char *strata__sprintf(const char *fmt, ...) STRATA__PRINTF(1, 2);
 /* Double-quoted SQL identifier with embedded quotes doubled. NULL on OOM. */
 char *strata__quote_ident(const char *name);
+/* A copy of a database URL with every password replaced by "***": the
+ * `user:secret@` of a URI and any `password=` parameter. NULL on OOM. */
+char *strata__mask_url(const char *url);
 /* The 1-based line number of byte `offset` in text (counting '\n'). */
 int strata__line_of(const char *text, size_t offset);
 /* The 1-based column of byte `offset` in text. */

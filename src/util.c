@@ -159,3 +159,53 @@ out:
         close(fd);
     return rc;
 }
+
+/* Length of a password value starting at v: up to '&', ' ', '#' or the end. */
+static size_t value_len(const char *v)
+{
+    return strcspn(v, "& #");
+}
+
+char *strata__mask_url(const char *url)
+{
+    if (url == NULL)
+        return NULL;
+    size_t len = strlen(url);
+    /* "***" may be longer than what it replaces, once per occurrence. */
+    char *out = malloc(len * 2 + 8);
+    if (out == NULL)
+        return NULL;
+    const char *p = url;
+    char *o = out;
+    const char *auth = strstr(url, "://");
+    const char *at = NULL, *colon = NULL;
+    if (auth != NULL) {
+        auth += 3;
+        size_t alen = strcspn(auth, "/?#");
+        for (const char *c = auth; c < auth + alen; c++)
+            if (*c == '@')
+                at = c;
+        if (at != NULL) {
+            colon = memchr(auth, ':', (size_t)(at - auth));
+        }
+    }
+    while (*p != '\0') {
+        if (p == colon) {
+            memcpy(o, ":***", 4);
+            o += 4;
+            p = at;
+            continue;
+        }
+        int starts = p == url || p[-1] == '?' || p[-1] == '&' || p[-1] == ' ';
+        if (starts && strncmp(p, "password=", 9) == 0) {
+            memcpy(o, "password=***", 12);
+            o += 12;
+            p += 9;
+            p += value_len(p);
+            continue;
+        }
+        *o++ = *p++;
+    }
+    *o = '\0';
+    return out;
+}

@@ -57,6 +57,10 @@ typedef struct strata__driver {
      * database's write lock where the database has one. */
     int (*begin)(strata *db, void *st);
     int (*commit)(strata *db, void *st);
+    /* Optional: sends what the driver holds back inside the transaction
+     * and reports its errors, without committing, so that a failure is
+     * reported with the migration it belongs to. */
+    int (*sync)(strata *db, void *st);
     void (*rollback)(strata *db, void *st);
 
     /* One statement of the engine's with `?` text parameters (NULL = SQL

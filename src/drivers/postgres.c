@@ -35,12 +35,17 @@
  * side must buffer. */
 #define FLUSH_EVERY 256
 
+/* A statement waiting to be sent. One from a script carries where it came
+ * from, copied, because the script may be gone by the time an error in it
+ * comes back (a single-transaction run commits after many migrations). */
 typedef struct queued {
     char *sql;
     size_t nparams;
     char **params;
-    const strata__script *script; /* the script this statement is from */
-    const strata__pg_stmt *stmt;  /* its place there, or NULL */
+    const char *path; /* the script's file (owned by pg_state.paths), or
+                         NULL for the engine's own statements */
+    int line;         /* file line of the statement's first token */
+    int column;       /* and its column */
 } queued;
 
 typedef struct pg_state {
@@ -54,9 +59,8 @@ typedef struct pg_state {
     int in_tx; /* between begin and commit/rollback */
     queued *queue;
     size_t nqueue, capqueue;
-    strata__pg_script split;   /* of the script being queued */
-    strata__pg_script *splits; /* kept until the queue is flushed */
-    size_t nsplits;
+    char **paths; /* script paths the queue points to */
+    size_t npaths;
 } pg_state;
 
 /* ------------------------------------------------------------------------ */
@@ -102,12 +106,22 @@ static int pg_error(strata *db, pg_state *st, const PGresult *res, int code,
     strata__err_db(&db->err, msg, detail, state ? state : "", 0);
     const char *hint =
         res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
-    if (hint != NULL)
-        strata__err_hint(&db->err, "%s", hint);
+    if (hint != NULL) {
+        char h[1024];
+        snprintf(h, sizeof h, "%s", hint);
+        scrub(st, h);
+        strata__err_hint(&db->err, "%s", h);
+    }
     if (state != NULL && strcmp(state, "55P03") == 0 && code == STRATA_EFAILED)
         strata__err_hint(&db->err, "a lock was not granted within "
                                    "--lock-wait: application traffic holds "
                                    "it; try again or raise --lock-wait");
+    if ((state != NULL && strncmp(state, "57P", 3) == 0) ||
+        (st->conn != NULL && PQstatus(st->conn) != CONNECTION_OK))
+        strata__err_hint(&db->err, "the connection was cut (server shut "
+                                   "down or session terminated): the "
+                                   "server rolled the migration back; run "
+                                   "strata up again");
     if (state != NULL && strcmp(state, "57014") == 0 && code == STRATA_EFAILED)
         strata__err_hint(&db->err, "a statement ran longer than "
                                    "--statement-timeout");
@@ -129,69 +143,56 @@ static size_t char_offset(const char *text, size_t len, long pos)
     return i;
 }
 
-/* An error in statement `q` of a script: the file line of the failing
- * token from the server's position within the statement. */
+/* Where statement `ps` of script `sc` lies in its file. */
+static void place(queued *q, const strata__script *sc,
+                  const strata__pg_stmt *ps, const char *path)
+{
+    q->path = path;
+    q->line = sc->first_line - 1 + ps->line;
+    q->column = strata__column_of(sc->sql, ps->offset);
+}
+
+/* An error in script statement `q`: the file line and column of the
+ * failing token, from the server's position within the statement. */
 static int script_error(strata *db, pg_state *st, const PGresult *res,
                         const queued *q)
 {
-    const strata__script *sc = q->script;
-    const strata__pg_stmt *ps = q->stmt;
     pg_error(db, st, res, STRATA_EFAILED, NULL);
-    int stmt_line = sc->first_line - 1 + ps->line;
-    int line = stmt_line, column = 0;
+    int line = q->line, column = 0;
     const char *pos = PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
     if (pos != NULL) {
-        size_t off = ps->offset + char_offset(sc->sql + ps->offset, ps->len,
-                                              strtol(pos, NULL, 10));
-        line = sc->first_line - 1 + strata__line_of(sc->sql, off);
-        column = strata__column_of(sc->sql, off);
+        size_t off = char_offset(q->sql, strlen(q->sql), strtol(pos, NULL, 10));
+        int in_stmt = strata__line_of(q->sql, off);
+        line = q->line + in_stmt - 1;
+        column = strata__column_of(q->sql, off);
+        if (in_stmt == 1)
+            column += q->column - 1;
     }
-    strata__err_where(&db->err, sc->path, line, stmt_line, column);
+    strata__err_where(&db->err, q->path, line, q->line, column);
     return STRATA_EFAILED;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Connection */
 
-/* The URL with any password replaced by "***": URI form
- * (scheme://user:secret@host) and key=value form (password=secret). */
 static char *pg_display_url(const char *url)
 {
-    char *out = strata__strdup(url);
-    if (out == NULL)
-        return NULL;
-    char *scheme = strstr(out, "://");
-    if (scheme != NULL) {
-        char *auth = scheme + 3;
-        char *at = strchr(auth, '@');
-        char *slash = strchr(auth, '/');
-        char *colon = strchr(auth, ':');
-        if (at != NULL && (slash == NULL || at < slash) && colon != NULL &&
-            colon < at) {
-            memmove(colon + 4, at, strlen(at) + 1);
-            memcpy(colon + 1, "***", 3);
-        }
-    }
-    for (char *p = strstr(out, "password="); p != NULL;
-         p = strstr(p + 1, "password=")) {
-        char *v = p + 9;
-        size_t n = strcspn(v, " &");
-        memmove(v + 3, v + n, strlen(v + n) + 1);
-        memcpy(v, "***", 3);
-    }
-    return out;
+    return strata__mask_url(url);
 }
 
 static void notice(void *arg, const PGresult *res)
 {
     strata *db = arg;
+    char text[2048];
     const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
     const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
     strata_log_level level =
         sev != NULL && strcmp(sev, "WARNING") == 0 ? STRATA_LOG_WARN
         : sev != NULL && strcmp(sev, "DEBUG") == 0 ? STRATA_LOG_DEBUG
                                                    : STRATA_LOG_INFO;
-    strata__log(db, level, "database: %s", msg ? msg : "");
+    snprintf(text, sizeof text, "%s", msg ? msg : "");
+    scrub(db->drv, text);
+    strata__log(db, level, "database: %s", text);
 }
 
 static int pg_open(strata *db, void *vst, const strata__url *url)
@@ -237,11 +238,11 @@ static void free_queue(pg_state *st)
         free(st->queue[i].params);
     }
     st->nqueue = 0;
-    for (size_t i = 0; i < st->nsplits; i++)
-        strata__pg_script_free(&st->splits[i]);
-    free(st->splits);
-    st->splits = NULL;
-    st->nsplits = 0;
+    for (size_t i = 0; i < st->npaths; i++)
+        free(st->paths[i]);
+    free(st->paths);
+    st->paths = NULL;
+    st->npaths = 0;
 }
 
 static void pg_close(void *vst)
@@ -308,9 +309,10 @@ static int run_now(strata *db, pg_state *st, const char *sql, size_t nparams,
     return rc;
 }
 
+/* Queues `sql` (taken over) with copies of its parameters; `from` says
+ * where a script statement lies in its file (NULL for engine SQL). */
 static int enqueue(strata *db, pg_state *st, char *sql, size_t nparams,
-                   const char *const *params, const strata__script *script,
-                   const strata__pg_stmt *stmt)
+                   const char *const *params, const queued *from)
 {
     if (st->nqueue == st->capqueue) {
         size_t cap = st->capqueue ? st->capqueue * 2 : 64;
@@ -325,8 +327,11 @@ static int enqueue(strata *db, pg_state *st, char *sql, size_t nparams,
     queued *q = &st->queue[st->nqueue++];
     memset(q, 0, sizeof *q);
     q->sql = sql;
-    q->script = script;
-    q->stmt = stmt;
+    if (from != NULL) {
+        q->path = from->path;
+        q->line = from->line;
+        q->column = from->column;
+    }
     if (nparams > 0) {
         q->params = calloc(nparams, sizeof *q->params);
         if (q->params == NULL)
@@ -346,7 +351,7 @@ static int enqueue_text(strata *db, pg_state *st, const char *sql)
     char *copy = strata__strdup(sql);
     if (copy == NULL)
         return strata__err_nomem(&db->err);
-    return enqueue(db, st, copy, 0, NULL, NULL, NULL);
+    return enqueue(db, st, copy, 0, NULL, NULL);
 }
 
 /* Reads results until the pipeline's sync, after an error or at the end. */
@@ -380,9 +385,9 @@ static int read_one(strata *db, pg_state *st, const queued *q)
                              "COPY cannot be sent in a pipeline");
     } else if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK &&
                s != PGRES_EMPTY_QUERY) {
-        rc = q->script != NULL ? script_error(db, st, res, q)
-                               : pg_error(db, st, res, STRATA_EFAILED,
-                                          "bookkeeping statement");
+        rc = q->path != NULL ? script_error(db, st, res, q)
+                             : pg_error(db, st, res, STRATA_EFAILED,
+                                        "bookkeeping statement");
     }
     PQclear(res);
     PGresult *end = PQgetResult(st->conn); /* NULL ends each query */
@@ -465,22 +470,25 @@ static long long lock_key(const strata *db)
     return (long long)h;
 }
 
-static char *qualify(const strata *db, const char *name)
+/* "schema"."name": the schema given, else the one the connection started
+ * in (learnt with the lock), so a migration's own SET search_path cannot
+ * hide the tracking tables from the bookkeeping in its transaction. */
+static char *qualify(const strata *db, const pg_state *st, const char *name)
 {
+    const char *schema = db->schema ? db->schema : st->current_schema;
     char *qn = strata__quote_ident(name);
-    if (qn == NULL || db->schema == NULL)
+    if (qn == NULL || schema == NULL)
         return qn;
-    char *qs = strata__quote_ident(db->schema);
+    char *qs = strata__quote_ident(schema);
     char *out = qs ? strata__sprintf("%s.%s", qs, qn) : NULL;
     free(qs);
     free(qn);
     return out;
 }
 
-static char *pg_qualify(strata *db, void *st, const char *name)
+static char *pg_qualify(strata *db, void *vst, const char *name)
 {
-    (void)st;
-    return qualify(db, name);
+    return qualify(db, vst, name);
 }
 
 typedef struct lock_answer {
@@ -516,6 +524,34 @@ static int holder_cb(void *payload, int ncols, const char *const *v)
     return 1;
 }
 
+/* One try for the lock that also learns, in the same round trip, what the
+ * plan needs: the current schema and whether the tracking tables exist.
+ * Every try asks again, since the holder may have created them meanwhile. */
+static int try_lock(strata *db, pg_state *st, const char *key, lock_answer *a)
+{
+    char *qt = qualify(db, st, db->table);
+    char *qh = qualify(db, st, db->history_table);
+    int rc = (qt && qh) ? STRATA_OK : strata__err_nomem(&db->err);
+    const char *params[] = {key, qt, qh};
+    if (rc == STRATA_OK)
+        rc = run_now(db, st,
+                     "SELECT pg_try_advisory_lock(?::bigint), "
+                     "current_schema(), to_regclass(?) IS NOT NULL, "
+                     "to_regclass(?) IS NOT NULL",
+                     3, params, lock_cb, a);
+    free(qt);
+    free(qh);
+    if (rc != STRATA_OK)
+        return rc;
+    free(st->current_schema);
+    st->current_schema = a->schema;
+    a->schema = NULL;
+    st->known = 1;
+    st->table_exists = a->table;
+    st->history_exists = a->history;
+    return STRATA_OK;
+}
+
 static int pg_lock(strata *db, void *vst)
 {
     pg_state *st = vst;
@@ -523,28 +559,10 @@ static int pg_lock(strata *db, void *vst)
         return STRATA_OK;
     char key[32];
     snprintf(key, sizeof key, "%lld", lock_key(db));
-    char *qt = qualify(db, db->table), *qh = qualify(db, db->history_table);
     lock_answer a = {0, 0, 0, NULL};
-    int rc = (qt && qh) ? STRATA_OK : strata__err_nomem(&db->err);
-    const char *params[] = {key, qt, qh};
-    /* The first try also learns what the plan needs, in one round trip. */
-    if (rc == STRATA_OK)
-        rc = run_now(db, st,
-                     "SELECT pg_try_advisory_lock(?::bigint), "
-                     "current_schema(), to_regclass(?) IS NOT NULL, "
-                     "to_regclass(?) IS NOT NULL",
-                     3, params, lock_cb, &a);
-    free(qt);
-    free(qh);
-    if (rc != STRATA_OK) {
-        free(a.schema);
+    int rc = try_lock(db, st, key, &a);
+    if (rc != STRATA_OK)
         return rc;
-    }
-    free(st->current_schema);
-    st->current_schema = a.schema;
-    st->known = 1;
-    st->table_exists = a.table;
-    st->history_exists = a.history;
     int64_t start = strata__monotonic_ms();
     long sleep_us = 5000;
     if (!a.got) {
@@ -587,9 +605,7 @@ static int pg_lock(strata *db, void *vst)
         nanosleep(&ts, NULL);
         if (sleep_us < 100000)
             sleep_us *= 2;
-        const char *kp[] = {key};
-        rc = run_now(db, st, "SELECT pg_try_advisory_lock(?::bigint)", 1, kp,
-                     lock_cb, &a);
+        rc = try_lock(db, st, key, &a);
         if (rc != STRATA_OK)
             return rc;
     }
@@ -642,7 +658,7 @@ static int session_settings(strata *db, pg_state *st, int local)
         char *set =
             qs ? strata__sprintf("SET %ssearch_path = %s, public", scope, qs)
                : NULL;
-        rc = set ? enqueue(db, st, set, 0, NULL, NULL, NULL)
+        rc = set ? enqueue(db, st, set, 0, NULL, NULL)
                  : strata__err_nomem(&db->err);
         free(qs);
     }
@@ -656,6 +672,11 @@ static int pg_begin(strata *db, void *vst)
     st->in_tx = 1;
     int rc = enqueue_text(db, st, "BEGIN");
     return rc == STRATA_OK ? session_settings(db, st, 1) : rc;
+}
+
+static int pg_sync(strata *db, void *vst)
+{
+    return flush(db, vst);
 }
 
 static int pg_commit(strata *db, void *vst)
@@ -689,7 +710,7 @@ static int pg_exec(strata *db, void *vst, const char *sql, size_t nparams,
         char *numbered = number_params(sql);
         if (numbered == NULL)
             return strata__err_nomem(&db->err);
-        return enqueue(db, st, numbered, nparams, params, NULL, NULL);
+        return enqueue(db, st, numbered, nparams, params, NULL);
     }
     if (st->in_tx) {
         int rc = flush(db, st);
@@ -760,7 +781,8 @@ static int copy_in(strata *db, pg_state *st, const strata__script *sc,
     char *sql = strata__strndup(sc->sql + ps->offset, ps->len);
     if (sql == NULL)
         return strata__err_nomem(&db->err);
-    queued q = {sql, 0, NULL, sc, ps};
+    queued q = {sql, 0, NULL, NULL, 0, 0};
+    place(&q, sc, ps, sc->path);
     PGresult *res = PQexec(st->conn, sql);
     int rc = STRATA_OK;
     if (PQresultStatus(res) != PGRES_COPY_IN) {
@@ -797,7 +819,8 @@ static int run_statements(strata *db, pg_state *st, const strata__script *sc,
         char *sql = strata__strndup(sc->sql + s->offset, s->len);
         if (sql == NULL)
             return strata__err_nomem(&db->err);
-        queued q = {sql, 0, NULL, sc, s};
+        queued q = {sql, 0, NULL, NULL, 0, 0};
+        place(&q, sc, s, sc->path);
         PGresult *res = PQexec(st->conn, sql);
         ExecStatusType t = PQresultStatus(res);
         if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK &&
@@ -859,23 +882,28 @@ static int pg_exec_script(strata *db, void *vst, const strata__script *sc)
         strata__pg_script_free(&ps);
         return rc;
     }
-    /* Queued: the statements point into `ps`, kept until the flush. */
-    strata__pg_script *keep =
-        realloc(st->splits, (st->nsplits + 1) * sizeof *keep);
-    if (keep == NULL) {
+    /* Queued: each statement keeps a copy of where it came from. */
+    char **paths = realloc(st->paths, (st->npaths + 1) * sizeof *paths);
+    char *path = paths != NULL ? strata__strdup(sc->path) : NULL;
+    if (paths != NULL)
+        st->paths = paths;
+    if (path == NULL) {
         strata__pg_script_free(&ps);
         return strata__err_nomem(&db->err);
     }
-    st->splits = keep;
-    st->splits[st->nsplits++] = ps;
-    const strata__pg_script *kept = &st->splits[st->nsplits - 1];
-    for (size_t i = 0; rc == STRATA_OK && i < kept->count; i++) {
-        const strata__pg_stmt *s = &kept->items[i];
+    st->paths[st->npaths++] = path;
+    for (size_t i = 0; rc == STRATA_OK && i < ps.count; i++) {
+        const strata__pg_stmt *s = &ps.items[i];
         char *sql = strata__strndup(sc->sql + s->offset, s->len);
-        if (sql == NULL)
-            return strata__err_nomem(&db->err);
-        rc = enqueue(db, st, sql, 0, NULL, sc, s);
+        if (sql == NULL) {
+            rc = strata__err_nomem(&db->err);
+            break;
+        }
+        queued from;
+        place(&from, sc, s, path);
+        rc = enqueue(db, st, sql, 0, NULL, &from);
     }
+    strata__pg_script_free(&ps);
     return rc;
 }
 
@@ -889,7 +917,7 @@ static int pg_table_exists(strata *db, void *vst, const char *name)
         return st->table_exists;
     if (st->known && strcmp(name, db->history_table) == 0)
         return st->history_exists;
-    char *qn = qualify(db, name);
+    char *qn = qualify(db, st, name);
     if (qn == NULL)
         return strata__err_nomem(&db->err);
     lock_answer a = {0, 0, 0, NULL};
@@ -905,7 +933,7 @@ static int pg_ensure_tables(strata *db, void *vst, const char *table,
                             const char *history_table)
 {
     pg_state *st = vst;
-    char *qt = qualify(db, table), *qh = qualify(db, history_table);
+    char *qt = qualify(db, st, table), *qh = qualify(db, st, history_table);
     char *qs = db->schema ? strata__quote_ident(db->schema) : NULL;
     char *sql = NULL;
     int rc = STRATA_OK;
@@ -921,7 +949,7 @@ static int pg_ensure_tables(strata *db, void *vst, const char *table,
     rc = enqueue_text(db, st, key);
     if (rc == STRATA_OK && qs != NULL) {
         sql = strata__sprintf("CREATE SCHEMA IF NOT EXISTS %s", qs);
-        rc = sql ? enqueue(db, st, sql, 0, NULL, NULL, NULL)
+        rc = sql ? enqueue(db, st, sql, 0, NULL, NULL)
                  : strata__err_nomem(&db->err);
         sql = NULL;
     }
@@ -933,7 +961,7 @@ static int pg_ensure_tables(strata *db, void *vst, const char *table,
             "applied_at text NOT NULL, execution_ms bigint NOT NULL, "
             "applied_by text NOT NULL, PRIMARY KEY (module, version))",
             qt);
-        rc = sql ? enqueue(db, st, sql, 0, NULL, NULL, NULL)
+        rc = sql ? enqueue(db, st, sql, 0, NULL, NULL)
                  : strata__err_nomem(&db->err);
         sql = NULL;
     }
@@ -946,7 +974,7 @@ static int pg_ensure_tables(strata *db, void *vst, const char *table,
             "at text NOT NULL, execution_ms bigint NOT NULL, "
             "applied_by text NOT NULL, detail text NOT NULL)",
             qh);
-        rc = sql ? enqueue(db, st, sql, 0, NULL, NULL, NULL)
+        rc = sql ? enqueue(db, st, sql, 0, NULL, NULL)
                  : strata__err_nomem(&db->err);
         sql = NULL;
     }
@@ -981,6 +1009,7 @@ const strata__driver strata__driver_postgres = {
     .unlock = pg_unlock,
     .begin = pg_begin,
     .commit = pg_commit,
+    .sync = pg_sync,
     .rollback = pg_rollback,
     .exec = pg_exec,
     .exec_script = pg_exec_script,

@@ -739,6 +739,7 @@ const strata__driver strata__driver_sqlite = {
     .unlock = sqlite_unlock,
     .begin = sqlite_begin,
     .commit = sqlite_commit,
+    .sync = NULL,
     .rollback = sqlite_rollback,
     .exec = sqlite_exec,
     .exec_script = sqlite_exec_script,

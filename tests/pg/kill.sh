@@ -106,7 +106,7 @@ for _ in $(seq 1 300); do
 done
 assert_eq "b: the killed client's backend ends" "yes" "$gone"
 assert_eq "b: no advisory lock is left" "0" \
-    "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")"
+    "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")"
 state_b=$(q "SELECT string_agg(version || '|' || state, ',' ORDER BY version)
              FROM strata_migrations")
 data_b=$(data)
@@ -168,7 +168,7 @@ assert_eq "b2: the server rolled 0002 back: only 0001 tracked" "1|applied" \
 assert_eq "b2: the server rolled 0002 back: no rows" "0" \
     "$(q "SELECT count(*) FROM t")"
 assert_eq "b2: no advisory lock is left" "0" \
-    "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")"
+    "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")"
 t0=$(date +%s)
 CHECK="b2: rerun up (lock free: short --lock-timeout)" \
     assert_exit 0 "$STRATA" -d "$DBURL" -m "$LONG" --lock-timeout 5 up
