@@ -20,7 +20,9 @@ fi
 
 # dump_schema: the current database's schema without strata's tables.
 dump_schema() {
-    q "DROP TABLE IF EXISTS strata_migrations, strata_migrations_history" \
+    q "SET client_min_messages = warning;
+       DROP TABLE IF EXISTS strata_migrations, strata_migrations_history,
+       kratos_chain, kratos_chain_history, kratos_up2, kratos_up2_history" \
         >/dev/null
     "$PG_DUMP" --schema-only --no-owner --restrict-key=corpus "$DBURL" |
         grep -v '^-- Dumped \(from database\|by pg_dump\) version'
@@ -179,10 +181,11 @@ compare_schema "crates-io: schema equals expected-schema.sql" \
 K=$CORPORA/kratos
 KSRC=$K/persistence/sql/migrations/sql
 KDIR=$TMP/kratos
-mkdir -p "$KDIR"
-counts=$("$PYTHON" - "$KSRC" "$KDIR" <<'PY'
+KCHAIN=$TMP/kratos-chain
+mkdir -p "$KDIR" "$KCHAIN"
+counts=$("$PYTHON" - "$KSRC" "$KDIR" "$KCHAIN" <<'PY'
 import os, re, shutil, sys
-src, dst = sys.argv[1], sys.argv[2]
+src, dst, chain = sys.argv[1], sys.argv[2], sys.argv[3]
 pat = re.compile(r'^(\d+)_([^.]+)(\.[a-z0-9]+)?(\.autocommit)?\.(up|down)\.sql$')
 sel = {}  # (version, dir) -> (specific?, name, file, autocommit)
 for f in sorted(os.listdir(src)):
@@ -226,10 +229,29 @@ for (version, d), (_, name, f, auto) in sorted(sel.items()):
             fh.write('run_in_transaction = false\n')
         notx += 1
     made += 1
-print(made, skipped, notx)
+
+# The down pass: popx runs every non-blank down in reverse version order,
+# blank ups or not (kratos downs are paired off by one, so only the whole
+# chain works). Each such down, byte-identical, under a placeholder up that
+# is only ever recorded by baseline, never run.
+downs = last = 0
+for (version, d), (_, name, f, auto) in sorted(sel.items()):
+    if d != 'down' or empty(os.path.join(src, f)):
+        continue
+    folder = os.path.join(chain, f'{version}_{name}')
+    os.mkdir(folder)
+    with open(os.path.join(folder, 'up.sql'), 'w') as fh:
+        fh.write('SELECT 1; -- placeholder: recorded by baseline only\n')
+    shutil.copyfile(os.path.join(src, f), os.path.join(folder, 'down.sql'))
+    if auto:
+        with open(os.path.join(folder, 'metadata.toml'), 'w') as fh:
+            fh.write('run_in_transaction = false\n')
+    downs += 1
+    last = version
+print(made, skipped, notx, downs, last)
 PY
 )
-read -r kmade kskipped knotx <<<"$counts"
+read -r kmade kskipped knotx kdowns klast <<<"$counts"
 echo "kratos: $kmade migrations mapped, $kskipped empty/comment-only ups" \
     "skipped, $knotx marked run_in_transaction = false"
 assert_eq "kratos: 346 postgres versions = mapped + skipped" "346" \
@@ -256,6 +278,28 @@ assert_eq "kratos: all mapped migrations applied" "$kmade" \
 assert_eq "kratos: no-transaction ones as marked" "$knotx" \
     "$(printf '%s\n' "$OUT" | grep -c '^applied .*no-transaction)$')"
 compare_schema "kratos: schema equals expected-schema.postgres.sql" \
+    "$K/expected-schema.postgres.sql"
+
+# down (all, reverse) and up again, as the reference run does.
+CHECK="kratos chain: baseline" assert_exit 0 "$STRATA" -d "$DBURL" \
+    -m "$KCHAIN" --table kratos_chain baseline "$klast"
+assert_eq "kratos chain: $kdowns downs baselined" "$kdowns" \
+    "$(printf '%s\n' "$OUT" | grep -c '^baselined ')"
+CHECK="kratos: down --all" assert_exit 0 "$STRATA" -d "$DBURL" \
+    -m "$KCHAIN" --table kratos_chain down --all
+assert_eq "kratos: $kdowns downs reverted" "$kdowns" \
+    "$(printf '%s\n' "$OUT" | grep -c '^reverted ')"
+assert_eq "kratos: after the down pass only strata's tables are left" \
+    "kratos_chain,kratos_chain_history" \
+    "$(q "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables
+          WHERE schemaname = 'public'")"
+assert_eq "kratos: and the extensions the downs leave (as the reference)" \
+    "btree_gin,pg_trgm" \
+    "$(q "SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension
+          WHERE extname <> 'plpgsql'")"
+CHECK="kratos: up again" assert_exit 0 "$STRATA" -d "$DBURL" -m "$KDIR" \
+    --table kratos_up2 up
+compare_schema "kratos: up again gives expected-schema.postgres.sql" \
     "$K/expected-schema.postgres.sql"
 
 finish
