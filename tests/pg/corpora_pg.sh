@@ -132,6 +132,10 @@ assert_error "crates-io: down --all" \
     "2024-04-12-144536_remove-downloads-column/down.sql"
 assert_contains "crates-io: down --all: says why" "$ERR" \
     "CREATE INDEX CONCURRENTLY cannot run inside a transaction block"
+assert_contains "crates-io: down --all: names the line" "$ERR" \
+    "2024-04-12-144536_remove-downloads-column/down.sql:4:"
+assert_contains "crates-io: down --all: gives the fix" "$ERR" \
+    "strata:no-transaction"
 "$PG_DUMP" --schema-only --no-owner --restrict-key=corpus "$DBURL" \
     >"$TMP/crates-after-refusal.sql"
 assert_true "crates-io: the refused down changed no schema" \
