@@ -30,7 +30,9 @@ TRACE_N=0
 traced() {
     TRACE_N=$((TRACE_N + 1))
     TRACE=$TMP/trace.$TRACE_N
-    strace -f -qq -e trace=connect,sendto,sendmsg,write -o "$TRACE" \
+    # LeakSanitizer cannot run under ptrace; the other sanitizers can.
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+        strace -f -qq -e trace=connect,sendto,sendmsg,write -o "$TRACE" \
         "$STRATA" "$@" >"$TMP/.out" 2>"$TMP/.err"
     RC=$?
     OUT=$(cat "$TMP/.out")
