@@ -71,7 +71,10 @@ typedef enum strata_code {
      * not a database of the URL's kind. [5] */
     STRATA_ECONNECT = -5,
     /* Out of memory. [1] */
-    STRATA_ENOMEM = -6
+    STRATA_ENOMEM = -6,
+    /* The run was cancelled (strata_run_cancel()) between two migrations;
+     * every migration it applied is complete and recorded. [1] */
+    STRATA_ECANCELLED = -7
 } strata_code;
 
 /*
@@ -96,7 +99,8 @@ typedef enum strata_reason {
     STRATA_REASON_BAD_OPTION,      /* an option value out of range */
     STRATA_REASON_IO,              /* a file or directory cannot be read */
     STRATA_REASON_READ_ONLY,       /* the database cannot be written */
-    STRATA_REASON_NOT_A_DATABASE   /* the file is not a database */
+    STRATA_REASON_NOT_A_DATABASE,  /* the file is not a database */
+    STRATA_REASON_PENDING          /* strata_check(): not yet migrated */
 } strata_reason;
 
 /*
@@ -121,7 +125,7 @@ typedef struct strata_error {
 } strata_error;
 
 /* A constant English name of a code ("failed", "usage", "refused", "locked",
- * "connect", "nomem", "ok"). Never NULL. */
+ * "connect", "nomem", "cancelled", "ok"). Never NULL. */
 STRATA_EXTERN const char *strata_code_name(int code);
 
 /* A constant snake_case name of a reason ("modified", "out_of_order", ...).
@@ -206,6 +210,54 @@ STRATA_EXTERN STRATA_WARN_UNUSED int strata_source_from_dir(strata_source **out,
 /* Frees a source. Accepts NULL. A handle keeps its own copy, so a source may
  * be freed right after strata_open(). */
 STRATA_EXTERN void strata_source_free(strata_source *source);
+
+/*
+ * Migrations compiled into the program. `strata embed DIR -o FILE.c`
+ * generates a strata_embedded holding every file of DIR that is part of a
+ * migration (up and down scripts, metadata.toml), byte for byte, with the
+ * checksum of each precomputed, so the same database can be migrated from
+ * the binary or from the directory and nothing is hashed at startup.
+ */
+#define STRATA_EMBED_VERSION 1
+
+typedef struct strata_embedded_file {
+    const char *path;     /* relative to the directory, '/'-separated:
+                             "0001_a.up.sql", "2017-08-31-120000_x/up.sql" */
+    const char *data;     /* the file's bytes, followed by a NUL */
+    size_t size;          /* bytes, without that NUL */
+    const char *checksum; /* strata's SHA-256 of the file (CRLF counted as
+                             LF), 64 hex digits, or NULL to compute it */
+} strata_embedded_file;
+
+typedef struct strata_embedded {
+    unsigned int version; /* STRATA_EMBED_VERSION */
+    const char *dir;      /* the directory it was made from: names files in
+                             messages ("migrations/0003_x.sql:7") */
+    size_t count;
+    const strata_embedded_file *files; /* sorted by path, byte-wise */
+} strata_embedded;
+
+/*
+ * Creates a source over embedded migrations. Unlike every other input, the
+ * set is not copied: it is meant to be static data, and must outlive the
+ * source and every handle opened with it. Fails with STRATA_EUSAGE when the
+ * set is NULL, of another version, or not sorted by path, and with
+ * STRATA_ENOMEM. Free the result with strata_source_free().
+ */
+STRATA_EXTERN STRATA_WARN_UNUSED int
+strata_source_from_embedded(strata_source **out, const strata_embedded *set);
+
+/*
+ * Writes into *out the C source of an embedded set holding the migrations of
+ * the handle's source directory (a handle opened with a NULL url will do, as
+ * for strata_new()). The text defines `const strata_embedded SYMBOL`. It
+ * depends on nothing but the files: regenerating from unchanged files gives
+ * identical bytes. The directory must plan cleanly, else the call fails as
+ * strata_status() would. `symbol` must be a C identifier (STRATA_EUSAGE).
+ * The caller frees *out with strata_string_free().
+ */
+STRATA_EXTERN STRATA_WARN_UNUSED int strata_embed(char **out, strata *db,
+                                                  const char *symbol);
 
 /* ------------------------------------------------------------------------ */
 /* The handle                                                                */
@@ -494,6 +546,106 @@ strata_forget(strata_report **out, strata *db, const char *version);
 STRATA_EXTERN STRATA_WARN_UNUSED int strata_new(strata_report **out, strata *db,
                                                 const char *name,
                                                 unsigned int flags);
+
+/*
+ * Readiness, for probes and deploy gates: is the database at the version
+ * the source describes? Takes no lock and writes nothing (a missing
+ * database file or tracking table reads as nothing applied), and hashes
+ * nothing for embedded sources. Returns STRATA_OK when every migration is
+ * applied and none is modified, missing or dirty; otherwise
+ * STRATA_EREFUSED with the reason (STRATA_REASON_PENDING, _MODIFIED, ...)
+ * and the first migration concerned in the error record.
+ */
+STRATA_EXTERN STRATA_WARN_UNUSED int strata_check(strata *db);
+
+/* ------------------------------------------------------------------------ */
+/* Startup: one call, and the same on a worker thread                       */
+
+typedef enum strata_outcome {
+    STRATA_OUTCOME_UP_TO_DATE = 0, /* nothing was pending */
+    STRATA_OUTCOME_APPLIED,        /* `applied` migrations ran, all fine */
+    STRATA_OUTCOME_REFUSED,        /* the plan was refused: nothing ran */
+    STRATA_OUTCOME_FAILED,         /* could not open, lock, or a migration
+                                      failed (those before it stay) */
+    STRATA_OUTCOME_CANCELLED       /* stopped between two migrations */
+} strata_outcome;
+
+/* A constant name: "up_to_date", "applied", "refused", "failed",
+ * "cancelled". Never NULL. */
+STRATA_EXTERN const char *strata_outcome_name(strata_outcome outcome);
+
+/* What a startup run did. Everything in it lives until
+ * strata_result_free(). */
+typedef struct strata_result {
+    strata_outcome outcome;
+    int code;                 /* the strata_code of the run */
+    size_t applied;           /* migrations this run applied */
+    const char *from_version; /* "" when the database was not reached */
+    const char *to_version;
+    const strata_error *error;   /* a copy; code 0 when all went well */
+    const strata_report *report; /* what ran; NULL when nothing could */
+} strata_result;
+
+/* Frees a result. Accepts NULL. */
+STRATA_EXTERN void strata_result_free(strata_result *result);
+
+/*
+ * The startup call: opens `url`, takes the lock, checks the plan, applies
+ * every pending migration and closes, and says which of the outcomes above
+ * it came to. *out is set in every case but STRATA_ENOMEM; the return value
+ * is (*out)->code. A program should refuse to serve (or report not-ready)
+ * unless the outcome is STRATA_OUTCOME_UP_TO_DATE or _APPLIED.
+ */
+STRATA_EXTERN STRATA_WARN_UNUSED int strata_migrate(strata_result **out,
+                                                    const char *url,
+                                                    const strata_source *source,
+                                                    const strata_options *opts);
+
+/* A strata_migrate() running on a worker thread the library owns. */
+typedef struct strata_run strata_run;
+
+/* Called once on the worker thread when the run ends, before the run's
+ * file descriptor becomes readable. The result is lent until
+ * strata_run_free(). */
+typedef void (*strata_done_cb)(const strata_result *result, void *payload);
+
+/*
+ * Starts strata_migrate() on a new thread and returns at once. Events (the
+ * options' on_event) and `done` are called on that thread. Inputs are
+ * copied as for strata_open(). Fails with STRATA_ENOMEM or STRATA_EFAILED
+ * (no thread or no descriptor could be made); *out is NULL then.
+ */
+STRATA_EXTERN STRATA_WARN_UNUSED int
+strata_run_start(strata_run **out, const char *url, const strata_source *source,
+                 const strata_options *opts, strata_done_cb done,
+                 void *payload);
+
+/* A file descriptor that becomes readable when the run has ended and stays
+ * readable, for poll, epoll, libuv or libevent. Owned by the run: do not
+ * read or close it. */
+STRATA_EXTERN int strata_run_fd(const strata_run *run);
+
+/* Waits up to timeout_ms (<0: forever) for the end of the run. Returns 1
+ * when it has ended, 0 on timeout. */
+STRATA_EXTERN int strata_run_wait(strata_run *run, int timeout_ms);
+
+/* Asks the run to stop at the next point between two migrations; never
+ * inside one. The outcome is then STRATA_OUTCOME_CANCELLED, unless the run
+ * had nothing left to do. Safe from any thread, any number of times. */
+STRATA_EXTERN void strata_run_cancel(strata_run *run);
+
+/* How far the run is: migrations finished so far and planned in all (both
+ * 0 until the plan is known). Safe from any thread while it runs. */
+STRATA_EXTERN void strata_run_progress(const strata_run *run, size_t *done,
+                                       size_t *total);
+
+/* The result once the run has ended, else NULL. Lent until
+ * strata_run_free(). */
+STRATA_EXTERN const strata_result *strata_run_result(const strata_run *run);
+
+/* Cancels the run if it still runs, waits for its thread, and frees it.
+ * Accepts NULL. */
+STRATA_EXTERN void strata_run_free(strata_run *run);
 
 /* ------------------------------------------------------------------------ */
 /* History                                                                   */
