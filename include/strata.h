@@ -189,6 +189,9 @@ typedef void (*strata_event_cb)(const strata_event *event, void *payload);
 /* Where migrations come from. Opaque; see strata_source_from_dir(). */
 typedef struct strata_source strata_source;
 
+/* A handle on one database and one source; see strata_open(). */
+typedef struct strata strata;
+
 /*
  * Creates a source that reads migrations from the directory at `path`. The
  * directory is read on every call that needs the plan, not here, so this only
@@ -261,8 +264,6 @@ STRATA_EXTERN STRATA_WARN_UNUSED int strata_embed(char **out, strata *db,
 
 /* ------------------------------------------------------------------------ */
 /* The handle                                                                */
-
-typedef struct strata strata;
 
 #define STRATA_OPTIONS_VERSION 1
 

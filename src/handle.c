@@ -105,6 +105,32 @@ int strata_source_from_dir(strata_source **out, const char *path)
     return STRATA_OK;
 }
 
+int strata_source_from_embedded(strata_source **out, const strata_embedded *set)
+{
+    *out = NULL;
+    if (set == NULL || set->version != STRATA_EMBED_VERSION ||
+        set->dir == NULL || set->dir[0] == '\0' ||
+        set->dir[strlen(set->dir) - 1] == '/' ||
+        (set->count > 0 && set->files == NULL))
+        return STRATA_EUSAGE;
+    /* Lookups are binary searches: the generator sorts, this makes sure. */
+    for (size_t i = 0; i < set->count; i++)
+        if (set->files[i].path == NULL || set->files[i].data == NULL ||
+            (i > 0 && strcmp(set->files[i - 1].path, set->files[i].path) >= 0))
+            return STRATA_EUSAGE;
+    strata_source *src = calloc(1, sizeof *src);
+    if (src == NULL)
+        return STRATA_ENOMEM;
+    src->dir = strata__strdup(set->dir);
+    if (src->dir == NULL) {
+        free(src);
+        return STRATA_ENOMEM;
+    }
+    src->emb = set;
+    *out = src;
+    return STRATA_OK;
+}
+
 void strata_source_free(strata_source *source)
 {
     if (source == NULL)
@@ -222,6 +248,7 @@ int strata_open(strata **out, const char *url, const strata_source *source,
         db->dir = strata__strdup(source->dir);
         if (db->dir == NULL)
             return strata__err_nomem(&db->err);
+        db->emb = source->emb;
     }
     if (url == NULL)
         return STRATA_OK;
@@ -285,6 +312,8 @@ int strata__require_source(strata *db)
     /* Checked before any lock or write, so that a typo in the directory
      * leaves nothing behind. */
     struct stat sb;
+    if (db->emb != NULL)
+        return STRATA_OK; /* compiled in: nothing on disk to look for */
     if (db->dir != NULL) {
         int found = stat(db->dir, &sb) == 0;
         if (found && S_ISDIR(sb.st_mode))

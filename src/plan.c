@@ -17,7 +17,7 @@ int strata__plan_load(strata__plan *out, strata *db)
 {
     memset(out, 0, sizeof *out);
     out->current = "0";
-    strata_source src = {db->dir};
+    strata_source src = {db->dir, db->emb};
     int rc = db->dir != NULL
                  ? strata__source_scan(&out->source, &src, &db->err)
                  : STRATA_OK; /* no source: every row shows as missing */
@@ -378,7 +378,7 @@ int strata_current(char **out, strata *db)
     strata__order order = STRATA__ORDER_NUMERIC;
     if (db->dir != NULL) {
         strata__migrations src;
-        strata_source s = {db->dir};
+        strata_source s = {db->dir, db->emb};
         if (strata__source_scan(&src, &s, &db->err) == STRATA_OK) {
             order = src.order;
             strata__migrations_free(&src);

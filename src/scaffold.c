@@ -156,7 +156,13 @@ int strata_new(strata_report **out, strata *db, const char *name,
     char *up = NULL, *down = NULL;
     int created_up = 0;
     int rc = STRATA_OK;
-    if (db->dir == NULL) {
+    if (db->emb != NULL) {
+        rc = strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_BAD_OPTION,
+                             "migrations compiled into the program cannot "
+                             "get new files");
+        strata__err_hint(&db->err, "create the migration in the directory, "
+                                   "then embed it again");
+    } else if (db->dir == NULL) {
         /* The directory itself may be missing: it is created below. */
         rc = strata__require_source(db);
     }
@@ -171,7 +177,7 @@ int strata_new(strata_report **out, strata *db, const char *name,
                              strerror(errno));
         goto out;
     }
-    strata_source s = {db->dir};
+    strata_source s = {db->dir, NULL};
     rc = strata__source_scan(&src, &s, &db->err);
     if (rc != STRATA_OK)
         goto out;

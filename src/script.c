@@ -288,7 +288,15 @@ int strata__script_load(strata__script *out, const strata__migration *m,
     s.path = is_up_file ? m->up_path : m->down_path;
 
     size_t len = 0;
-    rc = strata__read_file(&s.buf, &len, s.path, err);
+    const strata_embedded_file *emb = is_up_file ? m->up_emb : m->down_emb;
+    if (emb != NULL) {
+        /* Embedded: a copy, since the section is cut out of it in place. */
+        s.buf = strata__strndup(emb->data, emb->size);
+        len = emb->size;
+        rc = s.buf != NULL ? STRATA_OK : strata__err_nomem(err);
+    } else {
+        rc = strata__read_file(&s.buf, &len, s.path, err);
+    }
     if (rc != 0)
         goto out;
 

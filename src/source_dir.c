@@ -61,6 +61,75 @@ static int is_file(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* Where the files come from: a directory, or an embedded set whose paths
+ * are the set's dir + '/' + each file's relative path. */
+static int src_is_file(const strata_source *src, const char *path)
+{
+    return src->emb != NULL ? strata__embedded_find(src->emb, path) != NULL
+                            : is_file(path);
+}
+
+/* The bytes of a file: borrowed from the set (*owned NULL), or read into a
+ * buffer the caller frees (*owned). */
+static int src_read(const strata_source *src, const char *path,
+                    const char **data, size_t *len, char **owned,
+                    strata__err *err)
+{
+    *owned = NULL;
+    if (src->emb != NULL) {
+        const strata_embedded_file *f = strata__embedded_find(src->emb, path);
+        if (f == NULL) {
+            strata__err_where(err, path, 0, 0, 0);
+            return strata__err_set(err, STRATA_EUSAGE, STRATA_REASON_IO,
+                                   "%s is not in the embedded set", path);
+        }
+        *data = f->data;
+        *len = f->size;
+        return STRATA_OK;
+    }
+    int rc = strata__read_file(owned, len, path, err);
+    *data = *owned;
+    return rc;
+}
+
+static int names_add(names *out, const char *name, size_t n, strata__err *err)
+{
+    if (out->n == out->cap) {
+        size_t cap = out->cap ? out->cap * 2 : 32;
+        char **v = realloc(out->v, cap * sizeof *v);
+        if (v == NULL)
+            return strata__err_nomem(err);
+        out->v = v;
+        out->cap = cap;
+    }
+    out->v[out->n] = strata__strndup(name, n);
+    if (out->v[out->n] == NULL)
+        return strata__err_nomem(err);
+    out->n++;
+    return STRATA_OK;
+}
+
+/* The top-level entries of an embedded set: each path's first component,
+ * once. The files are sorted, so all of "X/..." follow one another. */
+static int embedded_names(names *out, const strata_embedded *set,
+                          strata__err *err)
+{
+    const char *last = NULL;
+    size_t last_n = 0;
+    for (size_t i = 0; i < set->count; i++) {
+        const char *p = set->files[i].path;
+        size_t n = strcspn(p, "/");
+        if (last != NULL && n == last_n && memcmp(p, last, n) == 0)
+            continue;
+        int rc = names_add(out, p, n, err);
+        if (rc != STRATA_OK)
+            return rc;
+        last = p;
+        last_n = n;
+    }
+    return STRATA_OK;
+}
+
 /* Every entry of `dir` except "." and "..", sorted by name. */
 static int read_names(names *out, const char *dir, strata__err *err)
 {
@@ -197,21 +266,26 @@ static int has_down_marker(const char *buf, size_t len)
 
 /* Reads the up file of `m`: its checksum, and for a plain flat file whether
  * it holds a down part. */
-static int read_up(strata__migration *m, int plain, strata__err *err)
+static int read_up(const strata_source *src, strata__migration *m, int plain,
+                   strata__err *err)
 {
     char *buf = NULL;
+    const char *data = NULL;
     size_t len = 0;
-    int rc = strata__read_file(&buf, &len, m->up_path, err);
+    int rc = src_read(src, m->up_path, &data, &len, &buf, err);
     if (rc != 0)
         goto out;
-    rc = strata__checksum(m->checksum, buf, len);
-    if (rc != 0) {
+    const strata_embedded_file *f =
+        src->emb ? strata__embedded_find(src->emb, m->up_path) : NULL;
+    if (f != NULL && f->checksum != NULL && strlen(f->checksum) == 64) {
+        memcpy(m->checksum, f->checksum, 65); /* computed when embedded */
+    } else if (strata__checksum(m->checksum, data, len) != 0) {
         rc = strata__err_nomem(err);
         goto out;
     }
-    if (plain && has_down_marker(buf, len))
+    if (plain && has_down_marker(data, len))
         m->markers = 1;
-    m->head_no_tx = strata__script_head_no_tx(buf, len);
+    m->head_no_tx = strata__script_head_no_tx(data, len);
 out:
     free(buf);
     return rc;
@@ -251,8 +325,8 @@ static int refuse_duplicate(strata__err *err, const flat_entry *a,
 }
 
 /* Turns one group of files sharing a version, [g, g + n), into `m`. */
-static int flat_group(strata__migration *m, flat_entry *g, size_t n,
-                      strata__err *err)
+static int flat_group(const strata_source *src, strata__migration *m,
+                      flat_entry *g, size_t n, strata__err *err)
 {
     flat_entry *up = NULL, *down = NULL;
 
@@ -301,7 +375,7 @@ static int flat_group(strata__migration *m, flat_entry *g, size_t n,
         m->down_path = down->path;
         down->path = NULL;
     }
-    int rc = read_up(m, up->f.kind == STRATA__FILE_PLAIN, err);
+    int rc = read_up(src, m, up->f.kind == STRATA__FILE_PLAIN, err);
     if (rc != 0)
         return rc;
     if (m->markers && down != NULL) {
@@ -322,8 +396,8 @@ static int flat_group(strata__migration *m, flat_entry *g, size_t n,
     return 0;
 }
 
-static int scan_flat(strata__migrations *out, const char *dir, const names *nl,
-                     strata__err *err)
+static int scan_flat(strata__migrations *out, const strata_source *src,
+                     const names *nl, strata__err *err)
 {
     flat_entry *v = NULL;
     size_t n = 0, cap = 0;
@@ -344,14 +418,14 @@ static int scan_flat(strata__migrations *out, const char *dir, const names *nl,
             rc = strata__err_nomem(err);
             goto out;
         }
-        char *path = join(dir, fname);
+        char *path = join(src->dir, fname);
         if (path == NULL) {
             strata__fname_free(&f);
             rc = strata__err_nomem(err);
             goto out;
         }
         /* A directory that happens to end in .sql is not a script. */
-        if (!is_file(path)) {
+        if (!src_is_file(src, path)) {
             strata__fname_free(&f);
             free(path);
             continue;
@@ -385,7 +459,7 @@ static int scan_flat(strata__migrations *out, const char *dir, const names *nl,
             rc = strata__err_nomem(err);
             goto out;
         }
-        rc = flat_group(m, v + i, j - i, err);
+        rc = flat_group(src, m, v + i, j - i, err);
         if (rc != 0)
             goto out;
         i = j;
@@ -446,14 +520,14 @@ static int folder_cmp(const void *a, const void *b)
 }
 
 /* Fills `m` from the folder `sub` (an entry of `dir` holding up.sql). */
-static int folder_one(strata__migration *m, const char *dir, const char *sub,
-                      strata__err *err)
+static int folder_one(const strata_source *src, strata__migration *m,
+                      const char *sub, strata__err *err)
 {
     char *folder = NULL, *down = NULL, *meta = NULL, *buf = NULL;
     size_t blen = 0;
     int rc = STRATA_OK;
 
-    folder = join(dir, sub);
+    folder = join(src->dir, sub);
     if (folder == NULL)
         goto nomem;
     m->up_path = join(folder, "up.sql");
@@ -484,20 +558,21 @@ static int folder_one(strata__migration *m, const char *dir, const char *sub,
     down = join(folder, "down.sql");
     if (down == NULL)
         goto nomem;
-    if (is_file(down)) {
+    if (src_is_file(src, down)) {
         m->down_path = down;
         down = NULL;
     }
     meta = join(folder, "metadata.toml");
     if (meta == NULL)
         goto nomem;
-    if (is_file(meta)) {
-        rc = strata__read_file(&buf, &blen, meta, err);
+    if (src_is_file(src, meta)) {
+        const char *data = NULL;
+        rc = src_read(src, meta, &data, &blen, &buf, err);
         if (rc != 0)
             goto out;
-        m->meta_no_tx = meta_says_no_tx(buf, blen);
+        m->meta_no_tx = meta_says_no_tx(data, blen);
     }
-    rc = read_up(m, 0, err);
+    rc = read_up(src, m, 0, err);
     goto out;
 
 nomem:
@@ -510,7 +585,7 @@ out:
     return rc;
 }
 
-static int scan_folders(strata__migrations *out, const char *dir,
+static int scan_folders(strata__migrations *out, const strata_source *src,
                         const names *nl, const unsigned char *has_up,
                         strata__err *err)
 {
@@ -525,7 +600,7 @@ static int scan_folders(strata__migrations *out, const char *dir,
             rc = strata__err_nomem(err);
             goto out;
         }
-        rc = folder_one(m, dir, nl->v[i], err);
+        rc = folder_one(src, m, nl->v[i], err);
         if (rc != 0)
             goto out;
     }
@@ -569,7 +644,8 @@ int strata__source_scan(strata__migrations *out, const strata_source *src,
         strata__err_hint(err, "name the directory that holds the migrations");
         goto out;
     }
-    rc = read_names(&nl, src->dir, err);
+    rc = src->emb != NULL ? embedded_names(&nl, src->emb, err)
+                          : read_names(&nl, src->dir, err);
     if (rc != 0)
         goto out;
 
@@ -590,7 +666,7 @@ int strata__source_scan(strata__migrations *out, const strata_source *src,
             goto out;
         }
         /* stat() of "entry/up.sql" succeeds only when entry is a folder. */
-        if (is_file(path)) {
+        if (src_is_file(src, path)) {
             has_up[i] = 1;
             folders = 1;
         }
@@ -600,9 +676,16 @@ int strata__source_scan(strata__migrations *out, const strata_source *src,
 
     if (folders) {
         out->order = STRATA__ORDER_STRING;
-        rc = scan_folders(out, src->dir, &nl, has_up, err);
+        rc = scan_folders(out, src, &nl, has_up, err);
     } else {
-        rc = scan_flat(out, src->dir, &nl, err);
+        rc = scan_flat(out, src, &nl, err);
+    }
+    /* Scripts of an embedded set are read from the set, not from disk. */
+    for (size_t i = 0; rc == STRATA_OK && src->emb && i < out->count; i++) {
+        strata__migration *m = &out->items[i];
+        m->up_emb = strata__embedded_find(src->emb, m->up_path);
+        if (m->down_path != NULL)
+            m->down_emb = strata__embedded_find(src->emb, m->down_path);
     }
 out:
     if (rc != 0)

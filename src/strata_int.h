@@ -16,6 +16,7 @@
 #include "strata.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -91,6 +92,11 @@ int64_t strata__monotonic_ms(void);
 int strata__read_file(char **out, size_t *len, const char *path,
                       strata__err *err);
 
+/* The embedded file at `path` (the set's dir + '/' + a file's path) or
+ * NULL. */
+const strata_embedded_file *strata__embedded_find(const strata_embedded *set,
+                                                  const char *path);
+
 /* ------------------------------------------------------------------------ */
 /* version.c: versions are digit strings of any length. */
 
@@ -154,7 +160,8 @@ int strata__checksum(char out[65], const char *data, size_t len);
 /* source_dir.c: a directory read into migrations. */
 
 struct strata_source {
-    char *dir;
+    char *dir;                  /* the directory, or an embedded set's name */
+    const strata_embedded *emb; /* embedded files, or NULL for a directory */
 };
 
 typedef struct strata__migration {
@@ -168,6 +175,8 @@ typedef struct strata__migration {
     int head_no_tx;  /* the up script starts with -- strata:no-transaction */
     int down_empty;  /* known to have an empty or comment-only down script
                         (set when the down script was read) */
+    /* Embedded sources: the files' bytes, lent by the static set. */
+    const strata_embedded_file *up_emb, *down_emb;
     char checksum[65];
 } strata__migration;
 
@@ -255,8 +264,11 @@ struct strata__driver;
 struct strata {
     strata__err err;
     const struct strata__driver *driver;
-    void *drv; /* driver state, driver->state_size bytes */
-    char *dir; /* migration directory, or NULL */
+    void *drv;                  /* driver state, driver->state_size bytes */
+    char *dir;                  /* migration directory, or embedded name */
+    const strata_embedded *emb; /* embedded set, or NULL */
+    const atomic_int *cancel;   /* set by a strata_run to stop between
+                                   migrations, or NULL */
     char *module;
     char *table;
     char *history_table;

@@ -27,7 +27,7 @@ static char *corpus(const char *rel)
 
 static void scan(strata__migrations *l, char *dir)
 {
-    strata_source src = {dir};
+    strata_source src = {dir, NULL};
     strata__err err;
     strata__err_clear(&err);
     int rc = strata__source_scan(l, &src, &err);

@@ -76,7 +76,7 @@ static char *path_of(const char *rel)
 
 static int scan(strata__migrations *list)
 {
-    strata_source src = {tmp};
+    strata_source src = {tmp, NULL};
     return strata__source_scan(list, &src, &err);
 }
 
@@ -166,7 +166,7 @@ Test(source_dir, trailing_slash_gives_single_slash)
     put("0001_a.sql", "SELECT 1;\n");
     char dir[80];
     snprintf(dir, sizeof dir, "%s/", tmp);
-    strata_source src = {dir};
+    strata_source src = {dir, NULL};
     strata__migrations l;
     cr_assert_eq(strata__source_scan(&l, &src, &err), 0);
     expect_path(l.items[0].up_path, "0001_a.sql");
@@ -349,7 +349,7 @@ Test(source_dir, bad_names)
 
 Test(source_dir, unreadable_dir)
 {
-    strata_source src = {"/nonexistent/strata/migrations"};
+    strata_source src = {"/nonexistent/strata/migrations", NULL};
     strata__migrations l;
     int rc = strata__source_scan(&l, &src, &err);
     cr_assert_eq(rc, STRATA_EUSAGE);
@@ -363,7 +363,7 @@ Test(source_dir, not_a_directory)
 {
     put("file", "x");
     char *p = path_of("file");
-    strata_source src = {p};
+    strata_source src = {p, NULL};
     strata__migrations l;
     cr_assert_eq(strata__source_scan(&l, &src, &err), STRATA_EUSAGE);
     cr_assert_eq(err.pub.reason, STRATA_REASON_IO);
@@ -373,10 +373,10 @@ Test(source_dir, not_a_directory)
 
 Test(source_dir, no_dir_given)
 {
-    strata_source src = {NULL};
+    strata_source src = {NULL, NULL};
     strata__migrations l;
     cr_assert_eq(strata__source_scan(&l, &src, &err), STRATA_EUSAGE);
-    strata_source empty = {""};
+    strata_source empty = {"", NULL};
     cr_assert_eq(strata__source_scan(&l, &empty, &err), STRATA_EUSAGE);
 }
 
