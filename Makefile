@@ -6,10 +6,12 @@
 #   make install  PREFIX=/usr/local DESTDIR=
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 
-.PHONY: all deps build check test test-asan demo install clean format lint
+.PHONY: all deps build check test test-asan test-tsan demo install clean \
+	format lint
 
 all: build
 
@@ -26,6 +28,15 @@ $(ASAN_BUILD)/build.ninja: | deps
 	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined \
 	    -Db_lundef=false -Dc_args=-fno-sanitize-recover=all
 
+$(TSAN_BUILD)/build.ninja: | deps
+	meson setup $(TSAN_BUILD) -Db_sanitize=thread -Db_lundef=false
+
+# The worker-thread API (and the service that uses it) under ThreadSanitizer.
+test-tsan: $(TSAN_BUILD)/build.ninja
+	ninja -C $(TSAN_BUILD)
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	    meson test -C $(TSAN_BUILD) --print-errorlogs --suite threads
+
 test: build
 	meson test -C $(BUILD) --print-errorlogs
 
@@ -36,8 +47,8 @@ test-asan: $(ASAN_BUILD)/build.ninja
 	    meson test -C $(ASAN_BUILD) --print-errorlogs
 
 # Every test, twice, against a throwaway PostgreSQL cluster of their own.
-check: lint build $(ASAN_BUILD)/build.ninja
-	scripts/with-postgres.sh $(MAKE) test test-asan
+check: lint build $(ASAN_BUILD)/build.ninja $(TSAN_BUILD)/build.ninja
+	scripts/with-postgres.sh $(MAKE) test test-asan test-tsan
 
 lint: deps
 	@scripts/lint.sh
@@ -50,4 +61,4 @@ install: build
 	DESTDIR=$(DESTDIR) meson install -C $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

@@ -30,6 +30,7 @@ const char *strata_code_name(int code)
     case STRATA_ELOCKED: return "locked";
     case STRATA_ECONNECT: return "connect";
     case STRATA_ENOMEM: return "nomem";
+    case STRATA_ECANCELLED: return "cancelled";
     default: return "unknown";
     }
 }
@@ -41,7 +42,7 @@ const char *strata_reason_name(strata_reason reason)
         "dirty",        "duplicate",      "bad_name",        "bad_script",
         "irreversible", "no_down",        "unknown_version", "bad_template",
         "exists",       "bad_url",        "bad_option",      "io",
-        "read_only",    "not_a_database",
+        "read_only",    "not_a_database", "pending",
     };
     if ((unsigned)reason < sizeof names / sizeof names[0])
         return names[reason];

@@ -397,3 +397,38 @@ int strata_current(char **out, strata *db)
     strata__rows_free(&rows);
     return *out != NULL ? STRATA_OK : strata__err_nomem(&db->err);
 }
+
+int strata_check(strata *db)
+{
+    strata__err_clear(&db->err);
+    int rc = strata__require_db(db);
+    if (rc == STRATA_OK)
+        rc = strata__require_source(db);
+    if (rc != STRATA_OK)
+        return rc;
+    strata__plan p;
+    rc = strata__plan_load(&p, db);
+    if (rc != STRATA_OK)
+        return rc;
+    rc = strata__plan_check(db, &p, 0);
+    for (size_t i = 0; rc == STRATA_OK && i < p.count; i++) {
+        const strata__entry *e = &p.items[i];
+        if (e->state != STRATA_STATE_PENDING)
+            continue;
+        size_t pending = 0;
+        for (size_t j = i; j < p.count; j++)
+            pending += p.items[j].state == STRATA_STATE_PENDING;
+        strata__err_version(&db->err, e->version);
+        strata__err_where(&db->err, e->m->up_path, 0, 0, 0);
+        strata__err_set(&db->err, STRATA_EREFUSED, STRATA_REASON_PENDING,
+                        "the database is at version %s; %zu migration%s "
+                        "pending, from %s (%s)",
+                        p.current, pending, pending == 1 ? " is" : "s are",
+                        e->version, e->m->name);
+        strata__err_hint(&db->err, "run strata up (or let the service "
+                                   "migrate at startup)");
+        rc = STRATA_EREFUSED;
+    }
+    strata__plan_free(&p);
+    return rc;
+}

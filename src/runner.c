@@ -453,8 +453,19 @@ static int execute(run *r)
      * the outer transaction when there is one. */
     if (rc == STRATA_OK)
         rc = strata__tables_ensure(db, outer);
-    for (size_t i = 0; rc == STRATA_OK && i < r->nsteps; i++)
+    for (size_t i = 0; rc == STRATA_OK && i < r->nsteps; i++) {
+        /* A cancel is honoured between migrations, never inside one. */
+        if (i > 0 && db->cancel != NULL && atomic_load(db->cancel)) {
+            rc = strata__err_set(
+                &db->err, STRATA_ECANCELLED, STRATA_REASON_NONE,
+                "cancelled after %zu of %zu migrations", i, r->nsteps);
+            strata__err_hint(&db->err, "the migrations applied so far are "
+                                       "complete; run again to apply the "
+                                       "rest");
+            break;
+        }
         rc = apply(r, r->steps[i], r->dirs[i]);
+    }
     if (outer) {
         if (rc == STRATA_OK)
             rc = db->driver->commit(db, db->drv);

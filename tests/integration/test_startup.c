@@ -1,0 +1,351 @@
+/*
+ * test_startup.c - migrating at startup: strata_migrate()'s outcomes, a run
+ * on the worker thread driven from a poll loop, cancel between migrations,
+ * the readiness check, and embedded sets against real SQLite files.
+ */
+#include "helpers.h"
+
+#include <criterion/criterion.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static it_env env;
+
+static void setup(void)
+{
+    it_env_init(&env);
+}
+
+static void teardown(void)
+{
+    it_env_cleanup(&env);
+}
+
+TestSuite(startup, .init = setup, .fini = teardown);
+
+/* SQLite has no sleep: a recursive count that takes a noticeable time. */
+#define SLOW                                                                   \
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "          \
+    "WHERE x < 300000) SELECT count(*) FROM c;\n"
+
+static strata_source *dir_source(void)
+{
+    strata_source *src = NULL;
+    cr_assert_eq(strata_source_from_dir(&src, env.mig), 0);
+    return src;
+}
+
+static strata_result *migrate(int want)
+{
+    strata_source *src = dir_source();
+    strata_result *res = NULL;
+    int rc = strata_migrate(&res, env.url, src, NULL);
+    strata_source_free(src);
+    cr_assert_not_null(res);
+    cr_assert_eq(rc, want, "migrate returned %d (%s): %s", rc,
+                 strata_outcome_name(res->outcome), res->error->message);
+    cr_assert_eq(res->code, rc);
+    return res;
+}
+
+Test(startup, migrate_reports_each_outcome)
+{
+    it_mig(&env, "1_a.sql", "CREATE TABLE a (x INTEGER);\n");
+    it_mig(&env, "2_b.sql", "CREATE TABLE b (x INTEGER);\n");
+    strata_result *res = migrate(STRATA_OK);
+    cr_assert_eq(res->outcome, STRATA_OUTCOME_APPLIED);
+    cr_assert_eq(res->applied, 2);
+    cr_assert_str_eq(res->from_version, "0");
+    cr_assert_str_eq(res->to_version, "2");
+    cr_assert_eq(res->error->code, 0);
+    strata_result_free(res);
+
+    res = migrate(STRATA_OK);
+    cr_assert_eq(res->outcome, STRATA_OUTCOME_UP_TO_DATE);
+    cr_assert_eq(res->applied, 0);
+    cr_assert_str_eq(res->to_version, "2");
+    strata_result_free(res);
+
+    it_mig(&env, "2_b.sql", "CREATE TABLE b (x INTEGER, y);\n");
+    res = migrate(STRATA_EREFUSED);
+    cr_assert_eq(res->outcome, STRATA_OUTCOME_REFUSED);
+    cr_assert_eq(res->error->reason, STRATA_REASON_MODIFIED);
+    cr_assert(strstr(res->error->file, "2_b.sql") != NULL);
+    strata_result_free(res);
+
+    it_mig(&env, "2_b.sql", "CREATE TABLE b (x INTEGER);\n");
+    it_mig(&env, "3_c.sql",
+           "CREATE TABLE c (x);\nINSERT INTO nope VALUES (1);\n");
+    res = migrate(STRATA_EFAILED);
+    cr_assert_eq(res->outcome, STRATA_OUTCOME_FAILED);
+    cr_assert_eq(res->error->line, 2);
+    cr_assert(strstr(res->error->db_message, "nope") != NULL);
+    cr_assert_not(it_table_exists(env.db, "c"));
+    strata_result_free(res);
+}
+
+Test(startup, migrate_fails_cleanly_without_a_database)
+{
+    it_mig(&env, "1_a.sql", "CREATE TABLE a (x INTEGER);\n");
+    strata_source *src = dir_source();
+    strata_result *res = NULL;
+    char url[300];
+    snprintf(url, sizeof url, "sqlite://%s/no/such/dir/x.db", env.dir);
+    cr_assert_eq(strata_migrate(&res, url, src, NULL), STRATA_ECONNECT);
+    cr_assert_eq(res->outcome, STRATA_OUTCOME_FAILED);
+    cr_assert_null(res->report);
+    cr_assert_str_eq(res->from_version, "");
+    cr_assert_neq(res->error->message[0], '\0');
+    strata_result_free(res);
+    strata_source_free(src);
+}
+
+typedef struct done_seen {
+    atomic_int calls;
+    pthread_t thread;
+    strata_outcome outcome;
+} done_seen;
+
+static void on_done(const strata_result *res, void *payload)
+{
+    done_seen *d = payload;
+    d->thread = pthread_self();
+    d->outcome = res->outcome;
+    atomic_fetch_add(&d->calls, 1);
+}
+
+Test(startup, run_from_a_poll_loop)
+{
+    for (int i = 1; i <= 4; i++) {
+        char name[32], sql[512];
+        snprintf(name, sizeof name, "%d_m%d.sql", i, i);
+        snprintf(sql, sizeof sql, "CREATE TABLE t%d (x);\n%s", i, SLOW);
+        it_mig(&env, name, sql);
+    }
+    strata_source *src = dir_source();
+    done_seen d = {0};
+    strata_run *run = NULL;
+    cr_assert_eq(strata_run_start(&run, env.url, src, NULL, on_done, &d), 0);
+    strata_source_free(src); /* the run keeps its own copy */
+    cr_assert_null(strata_run_result(run));
+    size_t last_done = 0, total = 0, polls = 0;
+    struct pollfd pfd = {strata_run_fd(run), POLLIN, 0};
+    for (;;) {
+        int n = poll(&pfd, 1, 20);
+        cr_assert_geq(n, 0);
+        size_t done = 0;
+        strata_run_progress(run, &done, &total);
+        cr_assert_geq(done, last_done, "progress went back");
+        last_done = done;
+        polls++;
+        if (n == 1)
+            break;
+        cr_assert_lt(polls, 3000, "the run did not end within a minute");
+    }
+    cr_assert(pfd.revents & POLLIN);
+    cr_assert_eq(strata_run_wait(run, 0), 1);
+    const strata_result *res = strata_run_result(run);
+    cr_assert_not_null(res);
+    cr_assert_eq(res->outcome, STRATA_OUTCOME_APPLIED, "%s",
+                 res->error->message);
+    cr_assert_eq(res->applied, 4);
+    size_t done = 0;
+    strata_run_progress(run, &done, &total);
+    cr_assert_eq(done, 4);
+    cr_assert_eq(total, 4);
+    cr_assert_eq(atomic_load(&d.calls), 1);
+    cr_assert_eq(d.outcome, STRATA_OUTCOME_APPLIED);
+    cr_assert_not(pthread_equal(d.thread, pthread_self()),
+                  "done ran on the caller's thread");
+    /* Still readable: an event loop may look again. */
+    cr_assert_eq(poll(&pfd, 1, 0), 1);
+    strata_run_free(run);
+    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations", 0),
+                 4);
+}
+
+/* Cancels from the event callback as soon as the first migration is done:
+ * the run stops before the second, which must not have started. */
+static void cancel_after_first(const strata_event *ev, void *payload)
+{
+    strata_run **run = payload;
+    if (ev->type == STRATA_EVENT_MIGRATION_DONE && *run != NULL)
+        strata_run_cancel(*run);
+}
+
+Test(startup, cancel_stops_between_migrations)
+{
+    for (int i = 1; i <= 3; i++) {
+        char name[32], sql[512];
+        snprintf(name, sizeof name, "%d_m%d.sql", i, i);
+        snprintf(sql, sizeof sql, "CREATE TABLE t%d (x);\n%s", i, SLOW);
+        it_mig(&env, name, sql);
+    }
+    strata_source *src = dir_source();
+    static strata_run *run; /* read by the worker's event callback */
+    run = NULL;
+    strata_options o = STRATA_OPTIONS_INIT;
+    o.on_event = cancel_after_first;
+    o.event_payload = &run;
+    /* The callback may fire before `run` is set: take the lock on the
+     * database first so the worker waits until we are ready. */
+    sqlite3 *hold = NULL;
+    cr_assert_eq(sqlite3_open(env.db, &hold), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(hold, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+                 SQLITE_OK);
+    strata_run *r = NULL;
+    cr_assert_eq(strata_run_start(&r, env.url, src, &o, NULL, NULL), 0);
+    run = r;
+    cr_assert_eq(sqlite3_exec(hold, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(hold);
+    strata_source_free(src);
+    cr_assert_eq(strata_run_wait(r, 60000), 1);
+    const strata_result *res = strata_run_result(r);
+    cr_assert_eq(res->outcome, STRATA_OUTCOME_CANCELLED, "%s (%s)",
+                 strata_outcome_name(res->outcome), res->error->message);
+    cr_assert_eq(res->code, STRATA_ECANCELLED);
+    cr_assert_eq(res->applied, 1);
+    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations", 0),
+                 1);
+    cr_assert(it_table_exists(env.db, "t1"));
+    cr_assert_not(it_table_exists(env.db, "t2"));
+    strata_run_free(r);
+
+    /* The next start takes up where the cancelled one stopped. */
+    strata_result *again = migrate(STRATA_OK);
+    cr_assert_eq(again->applied, 2);
+    strata_result_free(again);
+}
+
+Test(startup, free_while_running_cancels_and_joins)
+{
+    for (int i = 1; i <= 3; i++) {
+        char name[32], sql[512];
+        snprintf(name, sizeof name, "%d_m%d.sql", i, i);
+        snprintf(sql, sizeof sql, "CREATE TABLE t%d (x);\n%s", i, SLOW);
+        it_mig(&env, name, sql);
+    }
+    strata_source *src = dir_source();
+    strata_run *run = NULL;
+    cr_assert_eq(strata_run_start(&run, env.url, src, NULL, NULL, NULL), 0);
+    strata_source_free(src);
+    strata_run_free(run); /* must not crash, leak or cut a migration */
+    strata_result *res = migrate(STRATA_OK);
+    cr_assert_eq(it_scalar(env.db, "SELECT count(*) FROM strata_migrations", 0),
+                 3);
+    strata_result_free(res);
+}
+
+Test(startup, events_of_a_run_with_a_failure)
+{
+    it_mig(&env, "1_a.sql", "CREATE TABLE a (x);\n");
+    it_mig(&env, "2_b.sql", "CREATE TABLE b (x);\nSELEC 1;\n");
+    static it_events ev;
+    memset(&ev, 0, sizeof ev);
+    strata_options o = STRATA_OPTIONS_INIT;
+    o.on_event = it_events_cb;
+    o.event_payload = &ev;
+    strata_source *src = dir_source();
+    strata_run *run = NULL;
+    cr_assert_eq(strata_run_start(&run, env.url, src, &o, NULL, NULL), 0);
+    strata_source_free(src);
+    cr_assert_eq(strata_run_wait(run, -1), 1);
+    strata_run_free(run);
+    strata_event_type want[] = {
+        STRATA_EVENT_LOCK_ACQUIRED,   STRATA_EVENT_RUN_START,
+        STRATA_EVENT_MIGRATION_START, STRATA_EVENT_MIGRATION_DONE,
+        STRATA_EVENT_MIGRATION_START, STRATA_EVENT_MIGRATION_FAIL,
+        STRATA_EVENT_RUN_DONE};
+    cr_assert_eq(ev.count, sizeof want / sizeof want[0], "%zu events",
+                 ev.count);
+    for (size_t i = 0; i < ev.count; i++)
+        cr_assert_eq(ev.items[i].type, want[i], "event %zu is %d", i,
+                     ev.items[i].type);
+    cr_assert_eq(ev.items[5].error_line, 2);
+    cr_assert_eq(ev.items[5].index, 2);
+    cr_assert_eq(ev.items[5].total, 2);
+    cr_assert(ev.items[6].has_error);
+}
+
+Test(startup, check_says_whether_the_database_is_current)
+{
+    it_mig(&env, "1_a.sql", "CREATE TABLE a (x);\n");
+    it_mig(&env, "2_b.sql", "CREATE TABLE b (x);\n");
+    strata *db = it_open(&env, NULL);
+    cr_assert_eq(strata_check(db), STRATA_EREFUSED);
+    cr_assert_eq(strata_last_error(db)->reason, STRATA_REASON_PENDING);
+    cr_assert_str_eq(strata_last_error(db)->version, "1");
+    struct stat sb;
+    cr_assert_neq(stat(env.db, &sb), 0, "check created the database");
+    cr_assert_eq(it_up_expect(db, NULL, 0), 2);
+    cr_assert_eq(strata_check(db), STRATA_OK, "%s", it_err(db));
+    it_mig(&env, "2_b.sql", "CREATE TABLE b (y);\n");
+    cr_assert_eq(strata_check(db), STRATA_EREFUSED);
+    cr_assert_eq(strata_last_error(db)->reason, STRATA_REASON_MODIFIED);
+    strata_close(db);
+}
+
+/* A set built by hand, as the generator would: the database migrated from
+ * it and from the directory holding the same files is the same. */
+Test(startup, embedded_set_plans_like_its_directory)
+{
+    static const char up1[] = "CREATE TABLE a (x);\r\n";
+    static const char both[] = "-- strata:up\nCREATE TABLE b (x);\n"
+                               "-- strata:down\nDROP TABLE b;\n";
+    static const strata_embedded_file files[] = {
+        {"0001_a.up.sql", up1, sizeof up1 - 1, NULL},
+        {"0002_b.sql", both, sizeof both - 1, NULL},
+    };
+    strata_embedded set = {STRATA_EMBED_VERSION, "migrations", 2, files};
+    it_write(env.mig, "0001_a.up.sql", up1);
+    it_write(env.mig, "0002_b.sql", both);
+
+    strata_source *emb = NULL;
+    cr_assert_eq(strata_source_from_embedded(&emb, &set), 0);
+    strata_result *res = NULL;
+    cr_assert_eq(strata_migrate(&res, env.url, emb, NULL), 0, "%s",
+                 res ? res->error->message : "");
+    cr_assert_eq(res->applied, 2);
+    cr_assert_str_eq(res->report->steps[1]->file, "migrations/0002_b.sql");
+    strata_result_free(res);
+
+    /* The directory sees the same migrations applied, same checksums. */
+    strata *db = it_open(&env, NULL);
+    strata_plan *plan = NULL;
+    cr_assert_eq(strata_status(&plan, db), 0);
+    cr_assert_eq(plan->count, 2);
+    for (size_t i = 0; i < plan->count; i++)
+        cr_assert_eq(plan->migrations[i]->state, STRATA_STATE_APPLIED,
+                     "migration %zu is %s", i,
+                     strata_state_name(plan->migrations[i]->state));
+    strata_plan_free(plan);
+    strata_report *rep = NULL;
+    cr_assert_eq(strata_down(&rep, db, NULL), 0, "%s", it_err(db));
+    strata_report_free(rep);
+    strata_close(db);
+
+    /* And back up from the set: its down ran from the directory. */
+    strata *edb = NULL;
+    cr_assert_eq(strata_open(&edb, env.url, emb, NULL), 0);
+    cr_assert_eq(strata_check(edb), STRATA_EREFUSED);
+    cr_assert_eq(it_up_expect(edb, NULL, 0), 1);
+    cr_assert_eq(strata_check(edb), 0);
+    strata_close(edb);
+    strata_source_free(emb);
+
+    /* An unsorted set is refused. */
+    static const strata_embedded_file bad[] = {
+        {"0002_b.sql", both, sizeof both - 1, NULL},
+        {"0001_a.up.sql", up1, sizeof up1 - 1, NULL},
+    };
+    strata_embedded unsorted = {STRATA_EMBED_VERSION, "m", 2, bad};
+    strata_source *s2 = NULL;
+    cr_assert_eq(strata_source_from_embedded(&s2, &unsorted), STRATA_EUSAGE);
+    cr_assert_null(s2);
+}
