@@ -112,6 +112,13 @@ int cli_parse(cli_ctx *ctx, int argc, char **argv, const struct option *opts,
               cli_option_fn fn, void *state, char **pos, int min_pos,
               int max_pos, int *npos);
 
+/* Like cli_parse(), also accepting the command's own short options `own`
+ * (getopt form, e.g. "o:"; each option's value is its character, and a long
+ * option in `opts` may share that value). */
+int cli_parse_short(cli_ctx *ctx, int argc, char **argv, const char *own,
+                    const struct option *opts, cli_option_fn fn, void *state,
+                    char **pos, int min_pos, int max_pos, int *npos);
+
 /* Parses a positive integer option value; fails with STRATA_EUSAGE. */
 int cli_parse_count(cli_ctx *ctx, const char *option, const char *arg,
                     unsigned long max, unsigned long *out);
@@ -185,11 +192,12 @@ int cmd_new(cli_ctx *ctx, int argc, char **argv);
 int cmd_baseline(cli_ctx *ctx, int argc, char **argv);
 int cmd_repair(cli_ctx *ctx, int argc, char **argv);
 int cmd_forget(cli_ctx *ctx, int argc, char **argv);
+int cmd_embed(cli_ctx *ctx, int argc, char **argv);
 int cmd_help(cli_ctx *ctx, int argc, char **argv);
 
 extern const char cmd_up_usage[], cmd_down_usage[], cmd_redo_usage[],
     cmd_status_usage[], cmd_history_usage[], cmd_validate_usage[],
     cmd_current_usage[], cmd_new_usage[], cmd_baseline_usage[],
-    cmd_repair_usage[], cmd_forget_usage[], cmd_help_usage[];
+    cmd_repair_usage[], cmd_forget_usage[], cmd_embed_usage[], cmd_help_usage[];
 
 #endif /* STRATA_CLI_H */

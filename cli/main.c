@@ -56,6 +56,8 @@ const cli_command cli_commands[] = {
     {"repair", cmd_repair, "clear dirty markers and re-record checksums",
      cmd_repair_usage},
     {"forget", cmd_forget, "remove a version's tracking row", cmd_forget_usage},
+    {"embed", cmd_embed, "write migrations as C source to compile in",
+     cmd_embed_usage},
     {"help", cmd_help, "show help for a command", cmd_help_usage},
     {NULL, NULL, NULL, NULL},
 };
@@ -327,14 +329,24 @@ int cli_parse(cli_ctx *ctx, int argc, char **argv, const struct option *opts,
               cli_option_fn fn, void *state, char **pos, int min_pos,
               int max_pos, int *npos)
 {
+    return cli_parse_short(ctx, argc, argv, NULL, opts, fn, state, pos, min_pos,
+                           max_pos, npos);
+}
+
+int cli_parse_short(cli_ctx *ctx, int argc, char **argv, const char *own,
+                    const struct option *opts, cli_option_fn fn, void *state,
+                    char **pos, int min_pos, int max_pos, int *npos)
+{
     int rc = 0;
     struct option *all = merge_options(opts);
     if (all == NULL)
         return cli_fail(ctx, STRATA_ENOMEM, STRATA_REASON_NONE, NULL,
                         "out of memory");
 
-    char shortopts[sizeof cli_global_shortopts + 1];
-    snprintf(shortopts, sizeof shortopts, ":%s", cli_global_shortopts);
+    if (own == NULL)
+        own = "";
+    char shortopts[sizeof cli_global_shortopts + 16];
+    snprintf(shortopts, sizeof shortopts, ":%s%s", cli_global_shortopts, own);
 
     *npos = 0;
     optind = 0; /* glibc: reinitialise fully for a second scan */
@@ -347,7 +359,9 @@ int cli_parse(cli_ctx *ctx, int argc, char **argv, const struct option *opts,
             rc = bad_option(ctx, c, argv, all);
             goto out;
         }
-        if (c >= CLI_OPT_BASE && fn != NULL)
+        int mine =
+            c >= CLI_OPT_BASE || (c > 0 && c < 0x80 && strchr(own, c) != NULL);
+        if (mine && fn != NULL)
             rc = fn(ctx, c, optarg, state);
         else
             rc = cli_global_option(ctx, c, optarg);

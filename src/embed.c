@@ -14,8 +14,9 @@
  * from unchanged files gives identical bytes and build systems see no
  * change. Every byte outside printable ASCII, and '"', '\\' and '?' (no
  * trigraph can form), is written as a three-digit octal escape, which no
- * following digit can extend; literals break after each newline of the
- * file so that the generated text diffs like the scripts do.
+ * following digit can extend (newline, tab and CR are \n, \t and \r, which
+ * no digit extends either); literals break after each newline of the file
+ * so that the generated text diffs like the scripts do.
  */
 #include "engine.h"
 
@@ -104,9 +105,14 @@ static void text_escaped(text *t, const char *p, size_t n)
         if (j == n)
             break;
         unsigned char c = (unsigned char)p[j];
-        char esc[4] = {'\\', digits[c >> 6], digits[(c >> 3) & 7],
-                       digits[c & 7]};
-        text_add(t, esc, 4);
+        if (c == '\n' || c == '\t' || c == '\r') {
+            char esc[2] = {'\\', c == '\n' ? 'n' : c == '\t' ? 't' : 'r'};
+            text_add(t, esc, 2);
+        } else {
+            char esc[4] = {'\\', digits[c >> 6], digits[(c >> 3) & 7],
+                           digits[c & 7]};
+            text_add(t, esc, 4);
+        }
         i = j + 1;
     }
 }
@@ -322,9 +328,9 @@ static void generate(text *t, const char *symbol, const char *name,
         text_puts(t, "};\n");
     }
     text_printf(t,
-                "\nconst strata_embedded %s = {\n    STRATA_EMBED_VERSION, "
-                "\"",
-                symbol);
+                "\nextern const strata_embedded %s;\n"
+                "const strata_embedded %s = {\n    STRATA_EMBED_VERSION, \"",
+                symbol, symbol);
     text_escaped(t, name, strlen(name));
     if (files->n > 0)
         text_printf(t, "\", %zu, %s_files};\n", files->n, symbol);
