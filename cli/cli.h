@@ -28,6 +28,9 @@
 /* A command's option parser returns this after printing --help: stop, exit 0.
  */
 #define CLI_HELP 1
+/* `status --check` found the database not current: exit 3, a verdict
+ * already printed, not an error. */
+#define CLI_NOT_CURRENT 2
 
 /* What cli_open() must prepare for a command. */
 enum {

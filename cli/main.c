@@ -521,6 +521,9 @@ int main(int argc, char **argv)
     int rc = run(&ctx, argc, argv);
     if (rc == CLI_HELP)
         rc = 0;
+    int verdict = rc == CLI_NOT_CURRENT;
+    if (verdict)
+        rc = 0;
     if (rc != 0) {
         /* Read the handle's record before closing it. */
         const strata_error *err =
@@ -537,7 +540,8 @@ int main(int argc, char **argv)
     json_decref(ctx.doc);
     strata_close(ctx.db);
 
-    int status = cli_exit_status(rc);
+    int status =
+        verdict ? cli_exit_status(STRATA_EREFUSED) : cli_exit_status(rc);
     if (fflush(stdout) != 0 && status == 0) {
         fprintf(stderr, "strata: error: cannot write output\n");
         status = 1;
