@@ -63,6 +63,7 @@ struct cli_ctx {
     int statement_timeout_ms; /* 0 = none */
     int lock_wait_ms;         /* 0 = none */
     int json;
+    int log_json; /* --log-format json: events as JSON lines on stderr */
     int quiet;
     int verbose; /* -v once: events; twice: debug log lines too */
 

@@ -79,6 +79,7 @@ enum {
     OPT_SCHEMA,
     OPT_STATEMENT_TIMEOUT,
     OPT_LOCK_WAIT,
+    OPT_LOG_FORMAT,
     OPT_JSON,
     OPT_VERSION
 };
@@ -94,6 +95,7 @@ const struct option cli_global_options[] = {
     {"schema", required_argument, NULL, OPT_SCHEMA},
     {"statement-timeout", required_argument, NULL, OPT_STATEMENT_TIMEOUT},
     {"lock-wait", required_argument, NULL, OPT_LOCK_WAIT},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"json", no_argument, NULL, OPT_JSON},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
@@ -133,6 +135,9 @@ static const char global_text[] =
     "                          PostgreSQL: statement_timeout for migrations\n"
     "      --lock-wait SECONDS PostgreSQL: lock_timeout for migrations\n"
     "      --json              print one JSON document on stdout\n"
+    "      --log-format FORMAT text (default: progress with -v) or json: "
+    "every\n"
+    "                          event as one JSON object per line on stderr\n"
     "  -q, --quiet             print nothing but errors\n"
     "  -v, --verbose           print progress and log lines on stderr "
     "(twice: debug)\n"
@@ -243,6 +248,12 @@ int cli_global_option(cli_ctx *ctx, int opt, const char *arg)
                        &ctx->statement_timeout_ms);
     case OPT_LOCK_WAIT:
         return seconds(ctx, "--lock-wait", arg, &ctx->lock_wait_ms);
+    case OPT_LOG_FORMAT:
+        if (strcmp(arg, "json") != 0 && strcmp(arg, "text") != 0)
+            return usage_error(ctx, "--log-format is text or json, not '%s'",
+                               arg);
+        ctx->log_json = strcmp(arg, "json") == 0;
+        return 0;
     case OPT_SCHEMA:
         if (*arg == '\0')
             return usage_error(ctx, "--schema needs a non-empty name");

@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int cli_human(const cli_ctx *ctx)
 {
@@ -480,11 +481,82 @@ static const char *dir_word(strata_direction d)
     return d == STRATA_DIRECTION_DOWN ? "down" : "up";
 }
 
+/* One JSON object per line on stderr, for log collectors
+ * (--log-format json): every event, whatever -v says. */
+static void event_json(const strata_event *ev)
+{
+    static const char *const types[] = {
+        "",
+        "run_start",
+        "lock_wait",
+        "lock_acquired",
+        "migration_start",
+        "migration_done",
+        "migration_fail",
+        "run_done",
+        "log",
+    };
+    static const char *const levels[] = {"debug", "info", "warn"};
+    char ts[32];
+    struct timespec now;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + n, sizeof ts - n, ".%03dZ", (int)(now.tv_nsec / 1000000));
+    json_t *o = json_object();
+    if (o == NULL)
+        return;
+    cli_jset(o, "ts", cli_jstr(ts));
+    cli_jset(o, "event",
+             cli_jstr((unsigned)ev->type < sizeof types / sizeof types[0]
+                          ? types[ev->type]
+                          : "unknown"));
+    if (ev->module)
+        cli_jset(o, "module", cli_jstr(ev->module));
+    if (ev->version) {
+        cli_jset(o, "version", cli_jstr(ev->version));
+        cli_jset(o, "name", cli_jstr(ev->name));
+        cli_jset(o, "file", cli_jstr(ev->file));
+        cli_jset(o, "direction", cli_jstr(dir_word(ev->direction)));
+    }
+    if (ev->total > 0 || ev->type == STRATA_EVENT_RUN_START) {
+        cli_jset(o, "index", json_integer((json_int_t)ev->index));
+        cli_jset(o, "total", json_integer((json_int_t)ev->total));
+    }
+    if (ev->type == STRATA_EVENT_MIGRATION_DONE ||
+        ev->type == STRATA_EVENT_MIGRATION_FAIL ||
+        ev->type == STRATA_EVENT_RUN_DONE ||
+        ev->type == STRATA_EVENT_LOCK_ACQUIRED)
+        cli_jset(o, "duration_ms", json_integer(ev->duration_ms));
+    if (ev->type == STRATA_EVENT_LOG)
+        cli_jset(o, "level", cli_jstr(levels[ev->level <= 2 ? ev->level : 1]));
+    if (ev->message)
+        cli_jset(o, "message", cli_jstr(ev->message));
+    if (ev->error != NULL && ev->error->code != 0) {
+        json_t *e = json_object();
+        cli_jset(e, "code", cli_jstr(strata_code_name(ev->error->code)));
+        cli_jset(e, "message", cli_jstr(ev->error->message));
+        cli_jset(e, "file", cli_jstr(ev->error->file));
+        cli_jset(e, "line", json_integer(ev->error->line));
+        cli_jset(e, "db_message", cli_jstr(ev->error->db_message));
+        cli_jset(e, "sqlstate", cli_jstr(ev->error->sqlstate));
+        cli_jset(o, "error", e);
+    }
+    json_dumpf(o, stderr, JSON_COMPACT);
+    fputc('\n', stderr);
+    json_decref(o);
+}
+
 void cli_on_event(const strata_event *ev, void *payload)
 {
     const cli_ctx *ctx = payload;
     char ms[32];
 
+    if (ctx->log_json) {
+        event_json(ev);
+        return;
+    }
     if (ctx->quiet)
         return;
     if (ev->type == STRATA_EVENT_LOG) {
