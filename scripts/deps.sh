@@ -5,7 +5,7 @@ set -eu
 
 pkgs="gcc g++ make meson ninja-build pkg-config libsqlite3-dev sqlite3 libssl-dev
 libjansson-dev libunistring-dev libcriterion-dev clang-format
-libpq-dev libpg-query-dev postgresql"
+libpq-dev libpg-query-dev postgresql libmicrohttpd-dev curl"
 if [ "${1:-}" = "--dev" ]; then
     pkgs="$pkgs clang valgrind"
 fi
