@@ -1,0 +1,2 @@
+-- strata:no-transaction
+DROP INDEX CONCURRENTLY IF EXISTS notes_created_at_idx;
