@@ -607,14 +607,16 @@ typedef struct strata_run strata_run;
 
 /* Called once on the worker thread when the run ends, before the run's
  * file descriptor becomes readable. The result is lent until
- * strata_run_free(). */
+ * strata_run_free(); it is NULL when memory ran out. */
 typedef void (*strata_done_cb)(const strata_result *result, void *payload);
 
 /*
  * Starts strata_migrate() on a new thread and returns at once. Events (the
- * options' on_event) and `done` are called on that thread. Inputs are
- * copied as for strata_open(). Fails with STRATA_ENOMEM or STRATA_EFAILED
- * (no thread or no descriptor could be made); *out is NULL then.
+ * options' on_event) and `done` (may be NULL) are called on that thread,
+ * which blocks every signal. Inputs are copied as for strata_open(). Fails
+ * with STRATA_ENOMEM or STRATA_EFAILED (no thread or no descriptor could be
+ * made); *out is NULL then. A migration that is running finishes before a
+ * cancel or a free takes effect: cancel never cuts one.
  */
 STRATA_EXTERN STRATA_WARN_UNUSED int
 strata_run_start(strata_run **out, const char *url, const strata_source *source,
@@ -640,7 +642,8 @@ STRATA_EXTERN void strata_run_cancel(strata_run *run);
 STRATA_EXTERN void strata_run_progress(const strata_run *run, size_t *done,
                                        size_t *total);
 
-/* The result once the run has ended, else NULL. Lent until
+/* The result once the run has ended, else NULL; also NULL after the end
+ * when the worker ran out of memory building it. Lent until
  * strata_run_free(). */
 STRATA_EXTERN const strata_result *strata_run_result(const strata_run *run);
 

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -263,8 +264,16 @@ int strata_run_start(strata_run **out, const char *url,
     int rc = copy_inputs(run, url, source, opts);
     if (rc == STRATA_OK && pipe2(run->fds, O_CLOEXEC) != 0)
         rc = STRATA_EFAILED;
-    if (rc == STRATA_OK && pthread_create(&run->thread, NULL, worker, run) != 0)
-        rc = STRATA_EFAILED;
+    if (rc == STRATA_OK) {
+        /* The worker blocks every signal: a program's SIGTERM belongs to
+         * its own threads, and must not interrupt a migration's I/O. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        if (pthread_create(&run->thread, NULL, worker, run) != 0)
+            rc = STRATA_EFAILED;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
     if (rc != STRATA_OK) {
         run_release(run);
         return rc;
