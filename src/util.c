@@ -106,7 +106,9 @@ int strata__read_file(char **out, size_t *len, const char *path,
     char *buf = NULL;
     size_t cap = 0, used = 0;
     int rc = STRATA_OK;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO planted among the scripts must not hang;
+     * it is refused below like anything else that is not a regular file. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         goto io_error;
     struct stat st;
@@ -115,6 +117,13 @@ int strata__read_file(char **out, size_t *len, const char *path,
     if (S_ISDIR(st.st_mode)) {
         errno = EISDIR;
         goto io_error;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = strata__err_set(err, STRATA_EUSAGE, STRATA_REASON_IO,
+                             "%s is not a regular file", path);
+        strata__err_where(err, path, 0, 0, 0);
+        strata__err_hint(err, "migration scripts must be plain files");
+        goto out;
     }
     cap = (st.st_size > 0 ? (size_t)st.st_size : 4096) + 1;
     buf = malloc(cap);
