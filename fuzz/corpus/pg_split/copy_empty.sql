@@ -1,0 +1,3 @@
+COPY t FROM stdin;
+\.
+ROLLBACK PREPARED 'x'; SAVEPOINT s; RELEASE s; SELECT 1 -- end

@@ -1,0 +1,3 @@
+-- strata:down
+SELECT 1;
+-- strata:nope
