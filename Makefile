@@ -7,11 +7,12 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
+FUZZ_BUILD ?= build-fuzz
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 
-.PHONY: all deps build check test test-asan test-tsan demo install clean \
-	format lint
+.PHONY: all deps build check test test-asan test-tsan fuzz demo install \
+	clean format lint
 
 all: build
 
@@ -49,6 +50,12 @@ test-asan: $(ASAN_BUILD)/build.ninja
 # Every test, twice, against a throwaway PostgreSQL cluster of their own.
 check: lint build $(ASAN_BUILD)/build.ninja $(TSAN_BUILD)/build.ninja
 	scripts/with-postgres.sh $(MAKE) test test-asan test-tsan
+	$(MAKE) fuzz
+
+# Every parser of untrusted input under libFuzzer for FUZZ_SECONDS (default
+# 30) each; fails on any crash or leak.
+fuzz: | deps
+	FUZZ_BUILD=$(FUZZ_BUILD) scripts/fuzz.sh
 
 lint: deps
 	@scripts/lint.sh
@@ -61,4 +68,4 @@ install: build
 	DESTDIR=$(DESTDIR) meson install -C $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

@@ -5,9 +5,10 @@ set -eu
 
 pkgs="gcc g++ make meson ninja-build pkg-config libsqlite3-dev sqlite3 libssl-dev
 libjansson-dev libunistring-dev libcriterion-dev clang-format
-libpq-dev libpg-query-dev postgresql libmicrohttpd-dev curl"
+libpq-dev libpg-query-dev postgresql libmicrohttpd-dev curl clang
+libclang-rt-14-dev valgrind strace"
 if [ "${1:-}" = "--dev" ]; then
-    pkgs="$pkgs clang valgrind"
+    pkgs="$pkgs gdb"
 fi
 
 missing=""

@@ -124,13 +124,31 @@ static int next_line(line *l, const char *buf, size_t len, size_t pos, int no)
 
 int strata__script_head_no_tx(const char *buf, size_t len)
 {
+    /* The same rule as pass 2 of check_lines() for the up part: in a
+     * header above -- strata:up the directive counts wherever it stands;
+     * below it, only in the leading comment block. */
     line l;
     size_t pos = 0;
+    int has_up = 0;
     for (int no = 1; next_line(&l, buf, len, pos, no); no++, pos = l.next) {
-        if (l.kind == L_NOTX)
+        if (l.kind == L_DOWN)
+            break;
+        if (l.kind == L_UP)
+            has_up = 1;
+    }
+    int header = has_up, lead = 1;
+    pos = 0;
+    for (int no = 1; next_line(&l, buf, len, pos, no); no++, pos = l.next) {
+        if (l.kind == L_DOWN)
+            break;
+        if (l.kind == L_UP) {
+            header = 0;
+            lead = 1;
+        } else if (l.kind == L_OTHER) {
+            lead = 0;
+        } else if (l.kind == L_NOTX && (header || lead)) {
             return 1;
-        if (l.kind == L_OTHER || l.kind == L_DOWN)
-            return 0;
+        }
     }
     return 0;
 }
@@ -341,7 +359,7 @@ int strata__script_load(strata__script *out, const strata__migration *m,
         end = len;
         notx = lay.notx_head || lay.notx_down;
     }
-    if (start == 0 && len >= 3 && memcmp(s.buf, bom, 3) == 0)
+    if (start == 0 && end >= 3 && memcmp(s.buf, bom, 3) == 0)
         start = 3; /* the database would take the BOM for a token */
     s.first_line = strata__line_of(s.buf, start);
     /* Before the section is cut out of it: the file as the plan saw it. */
