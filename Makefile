@@ -11,8 +11,8 @@ FUZZ_BUILD ?= build-fuzz
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 
-.PHONY: all deps build check test test-asan test-tsan fuzz demo install \
-	clean format lint
+.PHONY: all deps build check test test-asan test-tsan fuzz bench demo \
+	install clean format lint
 
 all: build
 
@@ -59,6 +59,11 @@ fuzz: | deps
 
 lint: deps
 	@scripts/lint.sh
+
+# Strata against the raw database clients (bench/README.md); not part of
+# check: the figures need a quiet machine.
+bench: build
+	bench/run.sh
 
 demo: build
 	@scripts/demo.sh $(BUILD)/strata
