@@ -11,8 +11,8 @@ FUZZ_BUILD ?= build-fuzz
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 
-.PHONY: all deps build check test test-asan test-tsan fuzz bench demo \
-	install clean format lint
+.PHONY: all deps build check test test-asan test-tsan valgrind fuzz bench \
+	demo install clean format lint
 
 all: build
 
@@ -49,8 +49,12 @@ test-asan: $(ASAN_BUILD)/build.ninja
 
 # Every test, twice, against a throwaway PostgreSQL cluster of their own.
 check: lint build $(ASAN_BUILD)/build.ninja $(TSAN_BUILD)/build.ninja
-	scripts/with-postgres.sh $(MAKE) test test-asan test-tsan
+	scripts/with-postgres.sh $(MAKE) test test-asan test-tsan valgrind
 	$(MAKE) fuzz
+
+# The unit and integration suites and the command under Valgrind memcheck.
+valgrind: build
+	scripts/valgrind.sh $(BUILD)
 
 # Every parser of untrusted input under libFuzzer for FUZZ_SECONDS (default
 # 30) each; fails on any crash or leak.

@@ -75,8 +75,8 @@ int main(int argc, char **argv)
     }
     qsort(t, (size_t)k, sizeof *t, cmp);
     double med = k % 2 ? t[k / 2] : (t[k / 2 - 1] + t[k / 2]) / 2;
-    printf("calls=%ld median_us=%.1f mean_us=%.1f min_us=%.1f max_us=%.1f\n",
-           k, med, sum / (double)k, t[0], t[k - 1]);
+    printf("calls=%ld median_us=%.1f mean_us=%.1f min_us=%.1f max_us=%.1f\n", k,
+           med, sum / (double)k, t[0], t[k - 1]);
     free(t);
     strata_close(db);
     strata_source_free(src);

@@ -179,6 +179,17 @@ int strata_new(strata_report **out, strata *db, const char *name,
     }
     strata_source s = {db->dir, NULL};
     rc = strata__source_scan(&src, &s, &db->err);
+    struct stat lsb;
+    if (rc == STRATA_EUSAGE && db->err.pub.reason == STRATA_REASON_IO &&
+        lstat(db->err.file, &lsb) == 0 && S_ISLNK(lsb.st_mode)) {
+        /* A symlink planted among the scripts: in the way, never followed. */
+        strata__err_set(&db->err, STRATA_EREFUSED, STRATA_REASON_EXISTS,
+                        "%s is in the way: a symlink strata will not follow",
+                        db->err.file);
+        strata__err_hint(&db->err, "remove it; strata never writes through "
+                                   "a symlink");
+        rc = STRATA_EREFUSED;
+    }
     if (rc != STRATA_OK)
         goto out;
     rc = read_style(db, &src, &st);

@@ -424,11 +424,25 @@ static int scan_flat(strata__migrations *out, const strata_source *src,
             rc = strata__err_nomem(err);
             goto out;
         }
-        /* A directory that happens to end in .sql is not a script. */
+        /* A directory that happens to end in .sql is not a script; any
+         * other thing that is not a plain file (a FIFO, a dangling or
+         * looping symlink) is refused rather than silently skipped. */
         if (!src_is_file(src, path)) {
+            struct stat sb;
+            int dir =
+                src->emb == NULL && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
             strata__fname_free(&f);
+            if (dir || src->emb != NULL) {
+                free(path);
+                continue;
+            }
+            rc = strata__err_set(err, STRATA_EUSAGE, STRATA_REASON_IO,
+                                 "%s is not a regular file", fname);
+            strata__err_where(err, path, 0, 0, 0);
+            strata__err_hint(err, "a migration script must be a plain file "
+                                  "(or a symlink to one); fix or remove it");
             free(path);
-            continue;
+            goto out;
         }
         if (prc == -1) {
             rc = strata__err_set(err, STRATA_EREFUSED, STRATA_REASON_BAD_NAME,

@@ -202,6 +202,47 @@ static int pg_open(strata *db, void *vst, const strata__url *url)
     /* The whole URL goes to libpq, which reads its own environment
      * (PGPASSWORD, PGSSLMODE, .pgpass, ...). */
     const char *full = url->text;
+    /* A URL libpq cannot parse is the user's mistake (exit 2), not a
+     * server that cannot be reached. */
+    char *perr = NULL;
+    PQconninfoOption *parsed = PQconninfoParse(full, &perr);
+    if (parsed == NULL) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", perr ? perr : "out of memory");
+        PQfreemem(perr);
+        chomp(msg);
+        char *shown = pg_display_url(full);
+        strata__err_db(&db->err, msg, "", "", 0);
+        strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_BAD_URL,
+                        "%s is not a valid PostgreSQL URL: %s",
+                        shown ? shown : "the URL", msg);
+        free(shown);
+        strata__err_hint(&db->err, "write postgres://user@host:port/dbname"
+                                   "?param=value, with parameters libpq "
+                                   "knows (sslmode, host, ...)");
+        return STRATA_EUSAGE;
+    }
+    /* libpq checks sslmode only when it connects: check it here too. */
+    static const char *const modes[] = {"disable", "allow",     "prefer",
+                                        "require", "verify-ca", "verify-full",
+                                        NULL};
+    for (PQconninfoOption *o = parsed; o->keyword != NULL; o++) {
+        if (strcmp(o->keyword, "sslmode") != 0 || o->val == NULL)
+            continue;
+        int known = 0;
+        for (const char *const *m = modes; *m != NULL; m++)
+            known |= strcmp(*m, o->val) == 0;
+        if (!known) {
+            strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_BAD_URL,
+                            "sslmode '%s' is not one of disable, allow, "
+                            "prefer, require, verify-ca, verify-full",
+                            o->val);
+            strata__err_hint(&db->err, "fix sslmode in the URL or PGSSLMODE");
+            PQconninfoFree(parsed);
+            return STRATA_EUSAGE;
+        }
+    }
+    PQconninfoFree(parsed);
     const char *keys[] = {"dbname", "fallback_application_name", NULL};
     const char *vals[] = {full, "strata", NULL};
     st->conn = PQconnectdbParams(keys, vals, 1);

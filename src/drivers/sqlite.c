@@ -97,7 +97,14 @@ static int connect(strata *db, sqlite_state *st)
         return strata__err_nomem(&db->err);
     sqlite3_extended_result_codes(st->conn, 1);
     if (rc != SQLITE_OK) {
-        db_error(db, st, STRATA_ECONNECT, "cannot open database");
+        int ext = sqlite3_extended_errcode(st->conn);
+        strata__err_db(&db->err, sqlite3_errmsg(st->conn), "", "", ext);
+        struct stat sb;
+        int odd = stat(path, &sb) == 0 && !S_ISREG(sb.st_mode);
+        strata__err_set(&db->err, STRATA_ECONNECT, STRATA_REASON_IO,
+                        odd ? "cannot open database %s: it is not a file"
+                            : "cannot open database %s: %s",
+                        path, sqlite3_errmsg(st->conn));
         strata__err_hint(&db->err, "check the path and its permissions");
         return STRATA_ECONNECT;
     }
@@ -117,7 +124,7 @@ static int connect(strata *db, sqlite_state *st)
             strata__err_hint(&db->err, "point the URL at an SQLite file, or "
                                        "at a new path to create one");
         } else {
-            strata__err_set(&db->err, STRATA_ECONNECT, STRATA_REASON_NONE,
+            strata__err_set(&db->err, STRATA_ECONNECT, STRATA_REASON_IO,
                             "cannot read database %s: %s", path,
                             sqlite3_errmsg(st->conn));
         }
