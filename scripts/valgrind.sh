@@ -76,37 +76,39 @@ run() {
     "${VG[@]}" "$S" "$@" >"$LOGS/cli.out" 2>&1
     local rc=$?
     if [ "$rc" -ne "$want" ]; then
-        echo "valgrind: strata $* exited $rc, expected $want:" >&2
+        # The command line may hold a password: never print it.
+        echo "valgrind: strata $* exited $rc, expected $want:" |
+            sed -E 's#(://[^:/@]*):[^@/]*@#\1:***@#g' >&2
         cat "$LOGS/cli.out" >&2
         cli_bad=$((cli_bad + 1))
     fi
 }
 cli_workload() {
-    local url=$1
-    run 0 -d "$url" -m "$W/m" status
-    run 0 -d "$url" -m "$W/m" up --steps 1
-    run 0 -d "$url" -m "$W/m" -v up
-    run 0 -d "$url" -m "$W/m" --json status
-    run 0 -d "$url" -m "$W/m" --log-format json redo
-    run 0 -d "$url" -m "$W/m" history --json
-    run 0 -d "$url" -m "$W/m" validate
-    run 0 -d "$url" -m "$W/m" current
-    run 0 -d "$url" -m "$W/m" status --check
-    run 0 -d "$url" -m "$W/m" down --to 1
-    run 0 -d "$url" -m "$W/m" --module other baseline 2
-    run 0 -d "$url" -m "$W/m" --module other forget 2
-    run 0 -d "$url" -m "$W/m" --module other repair
-    run 0 -d "$url" -m "$W/m" up --dry-run --json
-    printf '\n-- edited\n' >>"$W/m/0001_a.up.sql"
-    run 3 -d "$url" -m "$W/m" --json up
-    run 0 -d "$url" -m "$W/m" repair
-    run 0 -d "$url" -m "$W/m" down --all
-    printf 'SELEC 1;\n' >"$W/m/0004_bad.sql"
-    run 1 -d "$url" -m "$W/m" -vv up
-    rm -f "$W/m/0004_bad.sql"
-    printf 'CREATE TABLE a(x INTEGER);\nINSERT INTO a VALUES (1);\n' >"$W/m/0001_a.up.sql"
+    local url=$1 M=$2
+    run 0 -d "$url" -m "$M" status
+    run 0 -d "$url" -m "$M" up --steps 1
+    run 0 -d "$url" -m "$M" -v up
+    run 0 -d "$url" -m "$M" --json status
+    run 0 -d "$url" -m "$M" --log-format json redo
+    run 0 -d "$url" -m "$M" history --json
+    run 0 -d "$url" -m "$M" validate
+    run 0 -d "$url" -m "$M" current
+    run 0 -d "$url" -m "$M" status --check
+    run 0 -d "$url" -m "$M" down --to 1
+    run 0 -d "$url" -m "$M" --module other baseline 2
+    run 0 -d "$url" -m "$M" --module other forget 2
+    run 0 -d "$url" -m "$M" --module other repair
+    run 0 -d "$url" -m "$M" up --dry-run --json
+    printf '\n-- edited\n' >>"$M/0001_a.up.sql"
+    run 3 -d "$url" -m "$M" --json up
+    run 0 -d "$url" -m "$M" repair
+    run 0 -d "$url" -m "$M" down --all
+    printf 'SELECT * FROM no_such_table;\n' >"$M/0004_bad.sql"
+    run 1 -d "$url" -m "$M" -vv up
+    rm -f "$M/0004_bad.sql"
+    printf 'CREATE TABLE a(x INTEGER);\nINSERT INTO a VALUES (1);\n' >"$M/0001_a.up.sql"
 }
-cli_workload "sqlite:$W/x.db"
+cli_workload "sqlite:$W/x.db" "$W/m"
 run 2 --bogus
 run 2 -d mysql://x -m "$W/m" up
 run 5 -d "sqlite:$W/no/dir/x.db" -m "$W/m" up
@@ -114,8 +116,18 @@ run 0 -m "$W/m" new "next one"
 run 0 -m "$W/m" embed -o "$W/out.c"
 run 0 help up
 if [ -n "${STRATA_PG_URL:-}" ]; then
-    cli_workload "$STRATA_PG_URL"
-    run 0 -d "$STRATA_PG_URL" -m "$W/m" down --all
+    # The same shape of workload in PostgreSQL's SQL.
+    mkdir -p "$W/pg"
+    printf 'CREATE TABLE a(x INTEGER);\nINSERT INTO a VALUES (1);\n' >"$W/pg/0001_a.up.sql"
+    printf 'DROP TABLE a;\n' >"$W/pg/0001_a.down.sql"
+    printf -- '-- strata:up\nCREATE TABLE {{tables.b}}(y int);\nDO $$ BEGIN PERFORM 1; END $$;\n-- strata:down\nDROP TABLE b;\n' >"$W/pg/0002_b.sql"
+    printf -- '-- strata:no-transaction\nCREATE TABLE c(z int);\nCREATE INDEX CONCURRENTLY c_z ON c (z);\n' >"$W/pg/0003_c.up.sql"
+    printf 'DROP TABLE c;\n' >"$W/pg/0003_c.down.sql"
+    cli_workload "$STRATA_PG_URL" "$W/pg"
+    # Leave the shared database as it was: accept the restored script, then
+    # revert everything.
+    run 0 -d "$STRATA_PG_URL" -m "$W/pg" repair
+    run 0 -d "$STRATA_PG_URL" -m "$W/pg" down --all
 fi
 
 # Every process that valgrind found something in.
