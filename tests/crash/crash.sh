@@ -572,10 +572,14 @@ pg_suite() {
                 rc=$?
                 [ "$rc" -eq 137 ] && fired=1
             else
-                killed=$(pq "SELECT count(*) FROM pg_stat_activity
+                # In FILTER, not WHERE: PostgreSQL would push a volatile
+                # qual below the join that supplies datname and terminate
+                # strata sessions of other databases (other tests).
+                killed=$(pq "SELECT count(*) FILTER
+                                 (WHERE pg_terminate_backend(pid))
+                             FROM pg_stat_activity
                              WHERE datname = current_database()
-                               AND application_name = 'strata'
-                               AND pg_terminate_backend(pid)")
+                               AND application_name = 'strata'")
                 { wait "$pid"; } 2>/dev/null
                 rc=$?
                 [ "$killed" != 0 ] && [ "$rc" -ne 0 ] && fired=1
