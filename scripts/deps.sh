@@ -3,7 +3,7 @@
 # Safe to run again: it does nothing when everything is present.
 set -eu
 
-pkgs="gcc g++ make meson ninja-build pkg-config libsqlite3-dev sqlite3 libssl-dev
+pkgs="gcc g++ make meson ninja-build pkg-config libsqlite3-dev sqlite3 nettle-dev libssl-dev
 libjansson-dev libunistring-dev libcriterion-dev clang-format
 libpq-dev libpg-query-dev postgresql libmicrohttpd-dev curl clang
 libclang-rt-14-dev valgrind strace"

@@ -153,7 +153,7 @@ void strata__fname_free(strata__fname *f);
 /* checksum.c */
 
 /* SHA-256 of `len` bytes with every CRLF counted as LF, as 64 lowercase hex
- * digits plus NUL into out. Returns 0 or STRATA_ENOMEM. */
+ * digits plus NUL into out. Always returns 0 (nothing is allocated). */
 int strata__checksum(char out[65], const char *data, size_t len);
 
 /* ------------------------------------------------------------------------ */

@@ -26,7 +26,9 @@
 #include "driver.h"
 #include "pgsql.h"
 
-#include <libpq-fe.h>
+#define STRATA__LIBPQ_CALLS
+#include "libpq_load.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -202,6 +204,8 @@ static int pg_open(strata *db, void *vst, const strata__url *url)
     /* The whole URL goes to libpq, which reads its own environment
      * (PGPASSWORD, PGSSLMODE, .pgpass, ...). */
     const char *full = url->text;
+    if (strata__libpq_load(&db->err) == NULL)
+        return STRATA_ECONNECT;
     /* A URL libpq cannot parse is the user's mistake (exit 2), not a
      * server that cannot be reached. */
     char *perr = NULL;
