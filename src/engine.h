@@ -42,7 +42,8 @@ typedef struct strata__row {
 
 typedef struct strata__rows {
     size_t count;
-    strata__row *items; /* sorted by version in the source's order */
+    strata__row *items;    /* sorted by version in the source's order */
+    strata__arena strings; /* every row's text: one free, not six per row */
 } strata__rows;
 
 /* Loads this module's rows, sorted with `order`. A missing table gives an

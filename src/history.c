@@ -53,13 +53,14 @@ static int row_cb(void *payload, int ncols, const char *const *v)
     strata__row *r = &c->rows->items[c->rows->count];
     memset(r, 0, sizeof *r);
     c->rows->count++;
-    r->version = strata__strdup(v[0] ? v[0] : "");
-    r->name = strata__strdup(v[1] ? v[1] : "");
-    r->checksum = strata__strdup(v[2] ? v[2] : "");
-    r->state = strata__strdup(v[3] ? v[3] : "");
-    r->applied_at = strata__strdup(v[4] ? v[4] : "");
+    strata__arena *a = &c->rows->strings;
+    r->version = strata__arena_strdup(a, v[0]);
+    r->name = strata__arena_strdup(a, v[1]);
+    r->checksum = strata__arena_strdup(a, v[2]);
+    r->state = strata__arena_strdup(a, v[3]);
+    r->applied_at = strata__arena_strdup(a, v[4]);
     r->execution_ms = v[5] ? strtoll(v[5], NULL, 10) : 0;
-    r->applied_by = strata__strdup(v[6] ? v[6] : "");
+    r->applied_by = strata__arena_strdup(a, v[6]);
     if (!r->version || !r->name || !r->checksum || !r->state ||
         !r->applied_at || !r->applied_by) {
         c->nomem = 1;
@@ -109,15 +110,7 @@ int strata__rows_load(strata__rows *out, strata *db, strata__order order)
 
 void strata__rows_free(strata__rows *rows)
 {
-    for (size_t i = 0; i < rows->count; i++) {
-        strata__row *r = &rows->items[i];
-        free(r->version);
-        free(r->name);
-        free(r->checksum);
-        free(r->state);
-        free(r->applied_at);
-        free(r->applied_by);
-    }
+    strata__arena_free(&rows->strings);
     free(rows->items);
     memset(rows, 0, sizeof *rows);
 }

@@ -28,16 +28,23 @@ static const char flat_forms[] =
     "migration files are named 0001_name.sql, 0001_name.up.sql + "
     "0001_name.down.sql, V1__name.sql or V1.2__name.sql";
 
-/* A growable list of entry names. */
+/* A growable list of entry names. Each name is preceded by one byte: its
+ * d_type from readdir (DT_UNKNOWN for embedded sets), which spares a stat()
+ * per entry on the file systems that report it. */
 typedef struct names {
-    char **v;
+    char **v; /* v[i] - 1 is the type byte */
     size_t n, cap;
 } names;
+
+static unsigned char name_type(const char *name)
+{
+    return (unsigned char)name[-1];
+}
 
 static void names_free(names *l)
 {
     for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
+        free(l->v[i] - 1);
     free(l->v);
     l->v = NULL;
     l->n = l->cap = 0;
@@ -48,11 +55,34 @@ static int names_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* dir + '/' + name (+ '/' + leaf when leaf is not NULL), in one malloc:
+ * called for every file at every start, so no printf. */
+static char *join3(const char *dir, const char *name, const char *leaf)
+{
+    size_t d = strlen(dir), n = strlen(name), l = leaf ? strlen(leaf) : 0;
+    int slash = d > 0 && dir[d - 1] == '/';
+    char *p = malloc(d + !slash + n + (leaf ? 1 + l : 0) + 1);
+    if (p == NULL)
+        return NULL;
+    char *q = p;
+    memcpy(q, dir, d);
+    q += d;
+    if (!slash)
+        *q++ = '/';
+    memcpy(q, name, n);
+    q += n;
+    if (leaf != NULL) {
+        *q++ = '/';
+        memcpy(q, leaf, l);
+        q += l;
+    }
+    *q = '\0';
+    return p;
+}
+
 static char *join(const char *dir, const char *name)
 {
-    size_t n = strlen(dir);
-    int slash = n > 0 && dir[n - 1] == '/';
-    return strata__sprintf("%s%s%s", dir, slash ? "" : "/", name);
+    return join3(dir, name, NULL);
 }
 
 static int is_file(const char *path)
@@ -92,7 +122,8 @@ static int src_read(const strata_source *src, const char *path,
     return rc;
 }
 
-static int names_add(names *out, const char *name, size_t n, strata__err *err)
+static int names_add(names *out, const char *name, size_t n, unsigned char type,
+                     strata__err *err)
 {
     if (out->n == out->cap) {
         size_t cap = out->cap ? out->cap * 2 : 32;
@@ -102,10 +133,13 @@ static int names_add(names *out, const char *name, size_t n, strata__err *err)
         out->v = v;
         out->cap = cap;
     }
-    out->v[out->n] = strata__strndup(name, n);
-    if (out->v[out->n] == NULL)
+    char *p = malloc(n + 2);
+    if (p == NULL)
         return strata__err_nomem(err);
-    out->n++;
+    p[0] = (char)type;
+    memcpy(p + 1, name, n);
+    p[n + 1] = '\0';
+    out->v[out->n++] = p + 1;
     return STRATA_OK;
 }
 
@@ -121,7 +155,7 @@ static int embedded_names(names *out, const strata_embedded *set,
         size_t n = strcspn(p, "/");
         if (last != NULL && n == last_n && memcmp(p, last, n) == 0)
             continue;
-        int rc = names_add(out, p, n, err);
+        int rc = names_add(out, p, n, DT_UNKNOWN, err);
         if (rc != STRATA_OK)
             return rc;
         last = p;
@@ -149,22 +183,9 @@ static int read_names(names *out, const char *dir, strata__err *err)
         }
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        if (out->n == out->cap) {
-            size_t cap = out->cap ? out->cap * 2 : 32;
-            char **v = realloc(out->v, cap * sizeof *v);
-            if (v == NULL) {
-                rc = strata__err_nomem(err);
-                goto out;
-            }
-            out->v = v;
-            out->cap = cap;
-        }
-        out->v[out->n] = strata__strdup(de->d_name);
-        if (out->v[out->n] == NULL) {
-            rc = strata__err_nomem(err);
+        rc = names_add(out, de->d_name, strlen(de->d_name), de->d_type, err);
+        if (rc != STRATA_OK)
             goto out;
-        }
-        out->n++;
     }
     if (out->n > 1)
         qsort(out->v, out->n, sizeof *out->v, names_cmp);
@@ -427,7 +448,7 @@ static int scan_flat(strata__migrations *out, const strata_source *src,
         /* A directory that happens to end in .sql is not a script; any
          * other thing that is not a plain file (a FIFO, a dangling or
          * looping symlink) is refused rather than silently skipped. */
-        if (!src_is_file(src, path)) {
+        if (name_type(fname) != DT_REG && !src_is_file(src, path)) {
             struct stat sb;
             int dir =
                 src->emb == NULL && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
@@ -537,14 +558,11 @@ static int folder_cmp(const void *a, const void *b)
 static int folder_one(const strata_source *src, strata__migration *m,
                       const char *sub, strata__err *err)
 {
-    char *folder = NULL, *down = NULL, *meta = NULL, *buf = NULL;
+    char *down = NULL, *meta = NULL, *buf = NULL;
     size_t blen = 0;
     int rc = STRATA_OK;
 
-    folder = join(src->dir, sub);
-    if (folder == NULL)
-        goto nomem;
-    m->up_path = join(folder, "up.sql");
+    m->up_path = join3(src->dir, sub, "up.sql");
     if (m->up_path == NULL)
         goto nomem;
 
@@ -569,14 +587,14 @@ static int folder_one(const strata_source *src, strata__migration *m,
     if (m->name == NULL)
         goto nomem;
 
-    down = join(folder, "down.sql");
+    down = join3(src->dir, sub, "down.sql");
     if (down == NULL)
         goto nomem;
     if (src_is_file(src, down)) {
         m->down_path = down;
         down = NULL;
     }
-    meta = join(folder, "metadata.toml");
+    meta = join3(src->dir, sub, "metadata.toml");
     if (meta == NULL)
         goto nomem;
     if (src_is_file(src, meta)) {
@@ -592,7 +610,6 @@ static int folder_one(const strata_source *src, strata__migration *m,
 nomem:
     rc = strata__err_nomem(err);
 out:
-    free(folder);
     free(down);
     free(meta);
     free(buf);
@@ -669,12 +686,12 @@ int strata__source_scan(strata__migrations *out, const strata_source *src,
         rc = strata__err_nomem(err);
         goto out;
     }
-    int ends_slash = src->dir[strlen(src->dir) - 1] == '/';
     for (size_t i = 0; i < nl.n; i++) {
-        if (nl.v[i][0] == '.')
+        unsigned char type = name_type(nl.v[i]);
+        if (nl.v[i][0] == '.' ||
+            (type != DT_DIR && type != DT_LNK && type != DT_UNKNOWN))
             continue;
-        path = strata__sprintf("%s%s%s/up.sql", src->dir, ends_slash ? "" : "/",
-                               nl.v[i]);
+        path = join3(src->dir, nl.v[i], "up.sql");
         if (path == NULL) {
             rc = strata__err_nomem(err);
             goto out;

@@ -125,7 +125,10 @@ int strata__read_file(char **out, size_t *len, const char *path,
         strata__err_hint(err, "migration scripts must be plain files");
         goto out;
     }
-    cap = (st.st_size > 0 ? (size_t)st.st_size : 4096) + 1;
+    /* Room for one byte more than fstat saw, and the NUL: a first read
+     * that comes back short with exactly st_size bytes is the whole file,
+     * which saves a second read() per script at every start. */
+    cap = (st.st_size > 0 ? (size_t)st.st_size : 4096) + 2;
     buf = malloc(cap);
     if (buf == NULL) {
         rc = strata__err_nomem(err);
@@ -141,7 +144,8 @@ int strata__read_file(char **out, size_t *len, const char *path,
             buf = bigger;
             cap *= 2;
         }
-        ssize_t n = read(fd, buf + used, cap - used - 1);
+        size_t want = cap - used - 1;
+        ssize_t n = read(fd, buf + used, want);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -150,6 +154,8 @@ int strata__read_file(char **out, size_t *len, const char *path,
         if (n == 0)
             break;
         used += (size_t)n;
+        if ((size_t)n < want && used == (size_t)st.st_size)
+            break;
     }
     buf[used] = '\0';
     *out = buf;

@@ -91,7 +91,10 @@ static char *sqlite_display_url(const char *url)
 static int connect(strata *db, sqlite_state *st)
 {
     const char *path = st->path ? st->path : ":memory:";
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    /* A handle is used by one thread at a time, so the connection needs
+     * none of SQLite's mutexes (a lock and an unlock on every call). */
+    int flags =
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(path, &st->conn, flags, NULL);
     if (st->conn == NULL)
         return strata__err_nomem(&db->err);
