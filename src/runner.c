@@ -51,9 +51,36 @@ static int check_run_options(strata *db, const strata_run_options *in,
     return STRATA_OK;
 }
 
-/* Opens a run: lock (for writers), tables, plan, report. */
+/* What a run may do to the database, which decides whether it locks. */
+typedef enum run_kind {
+    RUN_WRITE, /* always under the migration lock */
+    RUN_UP     /* under the lock, unless already up to date (below) */
+} run_kind;
+
+/* 1 when the plan leaves an `up` nothing to apply and nothing to refuse. */
+static int up_to_date(strata *db, const run *r)
+{
+    for (size_t i = 0; i < r->plan.count; i++) {
+        strata_state st = r->plan.items[i].state;
+        if (st == STRATA_STATE_PENDING || st == STRATA_STATE_OUT_OF_ORDER)
+            return 0;
+    }
+    if (strata__plan_check(db, &r->plan, r->opts.allow_out_of_order) == 0)
+        return 1;
+    strata__err_clear(&db->err);
+    return 0;
+}
+
+/* Opens a run: lock, plan, report.
+ *
+ * An `up` on a database that is already up to date takes no lock: one read
+ * of the tracking table, which is a consistent snapshot, showing every
+ * migration applied is the answer, and it spares every process of a fleet
+ * at boot the lock's round trips and the wait behind each other. Anything
+ * else (work to do, a dirty or modified row, a problem that another
+ * runner may be fixing right now) is decided again under the lock. */
 static int run_open(run *r, strata *db, const strata_run_options *opts,
-                    int writes, int needs_source)
+                    run_kind kind, int needs_source)
 {
     memset(r, 0, sizeof *r);
     r->db = db;
@@ -66,15 +93,27 @@ static int run_open(run *r, strata *db, const strata_run_options *opts,
         rc = check_run_options(db, opts, &r->opts);
     if (rc != STRATA_OK)
         return rc;
-    if (writes && !r->opts.dry_run) {
+    int lock = !r->opts.dry_run, loaded = 0;
+    if (lock && kind == RUN_UP && r->opts.to == NULL) {
+        rc = strata__plan_load(&r->plan, db);
+        if (rc != STRATA_OK)
+            return rc;
+        loaded = up_to_date(db, r);
+        lock = !loaded;
+        if (!loaded)
+            strata__plan_free(&r->plan);
+    }
+    if (lock) {
         rc = db->driver->lock(db, db->drv);
         if (rc != STRATA_OK)
             return rc;
         r->locked = 1;
     }
-    rc = strata__plan_load(&r->plan, db);
-    if (rc != STRATA_OK)
-        return rc;
+    if (!loaded) {
+        rc = strata__plan_load(&r->plan, db);
+        if (rc != STRATA_OK)
+            return rc;
+    }
     r->plan_loaded = 1;
     return strata__report_begin(&r->rb, db, r->plan.current, r->opts.dry_run);
 }
@@ -483,7 +522,7 @@ int strata_up(strata_report **out, strata *db, const strata_run_options *opts)
     *out = NULL;
     run r;
     char *to = NULL;
-    int rc = run_open(&r, db, opts, 1, 1);
+    int rc = run_open(&r, db, opts, RUN_UP, 1);
     if (rc != STRATA_OK)
         goto out;
     rc = strata__plan_check(db, &r.plan, r.opts.allow_out_of_order);
@@ -544,7 +583,7 @@ int strata_down(strata_report **out, strata *db, const strata_run_options *opts)
     *out = NULL;
     run r;
     char *to = NULL;
-    int rc = run_open(&r, db, opts, 1, 1);
+    int rc = run_open(&r, db, opts, RUN_WRITE, 1);
     if (rc != STRATA_OK)
         goto out;
     /* Pending or out-of-order migrations do not stand in a down's way. */
@@ -575,7 +614,7 @@ int strata_redo(strata_report **out, strata *db, const strata_run_options *opts)
 {
     *out = NULL;
     run r;
-    int rc = run_open(&r, db, opts, 1, 1);
+    int rc = run_open(&r, db, opts, RUN_WRITE, 1);
     if (rc != STRATA_OK)
         goto out;
     if (r.opts.to != NULL || r.opts.steps != 0 || r.opts.all) {
@@ -670,7 +709,7 @@ int strata_baseline(strata_report **out, strata *db, const char *version)
     *out = NULL;
     run r;
     char *to = NULL;
-    int rc = run_open(&r, db, NULL, 1, 1);
+    int rc = run_open(&r, db, NULL, RUN_WRITE, 1);
     if (rc != STRATA_OK)
         goto out;
     if (version == NULL) {
@@ -729,7 +768,7 @@ int strata_repair(strata_report **out, strata *db)
 {
     *out = NULL;
     run r;
-    int rc = run_open(&r, db, NULL, 1, 1);
+    int rc = run_open(&r, db, NULL, RUN_WRITE, 1);
     size_t work = 0;
     for (size_t i = 0; rc == STRATA_OK && i < r.plan.count; i++)
         work += to_repair(&r.plan.items[i]);
@@ -754,7 +793,7 @@ int strata_forget(strata_report **out, strata *db, const char *version)
     *out = NULL;
     run r;
     char *v = NULL;
-    int rc = run_open(&r, db, NULL, 1, 0);
+    int rc = run_open(&r, db, NULL, RUN_WRITE, 0);
     if (rc != STRATA_OK)
         goto out;
     if (version == NULL) {

@@ -9,10 +9,12 @@
  * BEGIN, the per-migration settings, every statement of the script and the
  * bookkeeping go out together in one libpq pipeline when the engine commits,
  * and the execution time is measured by the server (elapsed_ms_sql). So a
- * migration costs one round trip, and a no-op `up` costs three: the lock
- * (which also learns the schema and whether the tracking tables exist), the
- * tracking rows, and the unlock. A long script is flushed in chunks so that
- * neither side's socket buffer can fill and stall the other.
+ * migration costs one round trip. A no-op `up` takes no lock and costs
+ * two: learn() (the schema, and whether the tracking tables exist) and the
+ * tracking rows. A run with work adds the lock (learn() again, with
+ * pg_try_advisory_lock), the rows read again under it, and the unlock. A
+ * long script is flushed in chunks so that neither side's socket buffer can
+ * fill and stall the other.
  *
  * The migration lock is a session advisory lock on a key derived from
  * (schema, tracking table, module); see lock_key(). It is taken with
@@ -56,7 +58,7 @@ typedef struct pg_state {
     char *current_schema;
     int locked;
     long long lock_key;
-    int known; /* the lock query told whether the tables exist */
+    int known; /* learn() told the schema and whether the tables exist */
     int table_exists, history_exists;
     int in_tx; /* between begin and commit/rollback */
     queued *queue;
@@ -569,21 +571,25 @@ static int holder_cb(void *payload, int ncols, const char *const *v)
     return 1;
 }
 
-/* One try for the lock that also learns, in the same round trip, what the
- * plan needs: the current schema and whether the tracking tables exist.
+/* Learns, in one round trip, what the plan needs: the current schema and
+ * whether the tracking tables exist; with `key`, it also tries the lock.
  * Every try asks again, since the holder may have created them meanwhile. */
-static int try_lock(strata *db, pg_state *st, const char *key, lock_answer *a)
+static int learn(strata *db, pg_state *st, const char *key, lock_answer *a)
 {
     char *qt = qualify(db, st, db->table);
     char *qh = qualify(db, st, db->history_table);
     int rc = (qt && qh) ? STRATA_OK : strata__err_nomem(&db->err);
     const char *params[] = {key, qt, qh};
     if (rc == STRATA_OK)
-        rc = run_now(db, st,
-                     "SELECT pg_try_advisory_lock(?::bigint), "
-                     "current_schema(), to_regclass(?) IS NOT NULL, "
-                     "to_regclass(?) IS NOT NULL",
-                     3, params, lock_cb, a);
+        rc = run_now(
+            db, st,
+            key != NULL ? "SELECT pg_try_advisory_lock(?::bigint), "
+                          "current_schema(), to_regclass(?) IS NOT NULL, "
+                          "to_regclass(?) IS NOT NULL"
+                        : "SELECT NULL, current_schema(), "
+                          "to_regclass(?) IS NOT NULL, "
+                          "to_regclass(?) IS NOT NULL",
+            key != NULL ? 3 : 2, key != NULL ? params : params + 1, lock_cb, a);
     free(qt);
     free(qh);
     if (rc != STRATA_OK)
@@ -605,7 +611,7 @@ static int pg_lock(strata *db, void *vst)
     char key[32];
     snprintf(key, sizeof key, "%lld", lock_key(db));
     lock_answer a = {0, 0, 0, NULL};
-    int rc = try_lock(db, st, key, &a);
+    int rc = learn(db, st, key, &a);
     if (rc != STRATA_OK)
         return rc;
     int64_t start = strata__monotonic_ms();
@@ -650,7 +656,7 @@ static int pg_lock(strata *db, void *vst)
         nanosleep(&ts, NULL);
         if (sleep_us < 100000)
             sleep_us *= 2;
-        rc = try_lock(db, st, key, &a);
+        rc = learn(db, st, key, &a);
         if (rc != STRATA_OK)
             return rc;
     }
@@ -962,6 +968,18 @@ static int pg_table_exists(strata *db, void *vst, const char *name)
         return st->table_exists;
     if (st->known && strcmp(name, db->history_table) == 0)
         return st->history_exists;
+    if (!st->known && !st->in_tx &&
+        (strcmp(name, db->table) == 0 ||
+         strcmp(name, db->history_table) == 0)) {
+        /* An unlocked read (a no-op up, status): learn both at once. */
+        lock_answer a = {0, 0, 0, NULL};
+        int rc = learn(db, st, NULL, &a);
+        free(a.schema);
+        if (rc != STRATA_OK)
+            return rc;
+        return strcmp(name, db->table) == 0 ? st->table_exists
+                                            : st->history_exists;
+    }
     char *qn = qualify(db, st, name);
     if (qn == NULL)
         return strata__err_nomem(&db->err);
