@@ -103,8 +103,9 @@ int strata__rows_load(strata__rows *out, strata *db, strata__order order)
         return rc;
     }
     if (out->count > 1)
-        qsort(out->items, out->count, sizeof *out->items,
-              order == STRATA__ORDER_STRING ? row_cmp_string : row_cmp_numeric);
+        strata__sort(out->items, out->count, sizeof *out->items,
+                     order == STRATA__ORDER_STRING ? row_cmp_string
+                                                   : row_cmp_numeric);
     return STRATA_OK;
 }
 

@@ -99,15 +99,18 @@ static int src_is_file(const strata_source *src, const char *path)
                             : is_file(path);
 }
 
-/* The bytes of a file: borrowed from the set (*owned NULL), or read into a
- * buffer the caller frees (*owned). */
+/* The bytes of a file: borrowed from the set (*owned NULL, and *file the
+ * set's entry when file is not NULL), or read into a buffer the caller
+ * frees (*owned). */
 static int src_read(const strata_source *src, const char *path,
                     const char **data, size_t *len, char **owned,
-                    strata__err *err)
+                    const strata_embedded_file **file, strata__err *err)
 {
     *owned = NULL;
     if (src->emb != NULL) {
         const strata_embedded_file *f = strata__embedded_find(src->emb, path);
+        if (file != NULL)
+            *file = f;
         if (f == NULL) {
             strata__err_where(err, path, 0, 0, 0);
             return strata__err_set(err, STRATA_EUSAGE, STRATA_REASON_IO,
@@ -155,7 +158,7 @@ static int embedded_names(names *out, const strata_embedded *set,
         size_t n = strcspn(p, "/");
         if (last != NULL && n == last_n && memcmp(p, last, n) == 0)
             continue;
-        int rc = names_add(out, p, n, DT_UNKNOWN, err);
+        int rc = names_add(out, p, n, p[n] == '/' ? DT_DIR : DT_REG, err);
         if (rc != STRATA_OK)
             return rc;
         last = p;
@@ -188,7 +191,7 @@ static int read_names(names *out, const char *dir, strata__err *err)
             goto out;
     }
     if (out->n > 1)
-        qsort(out->v, out->n, sizeof *out->v, names_cmp);
+        strata__sort(out->v, out->n, sizeof *out->v, names_cmp);
     goto out;
 
 io_error:
@@ -293,11 +296,11 @@ static int read_up(const strata_source *src, strata__migration *m, int plain,
     char *buf = NULL;
     const char *data = NULL;
     size_t len = 0;
-    int rc = src_read(src, m->up_path, &data, &len, &buf, err);
+    const strata_embedded_file *f = NULL;
+    int rc = src_read(src, m->up_path, &data, &len, &buf, &f, err);
     if (rc != 0)
         goto out;
-    const strata_embedded_file *f =
-        src->emb ? strata__embedded_find(src->emb, m->up_path) : NULL;
+    m->up_emb = f; /* scripts of an embedded set are read from the set */
     if (f != NULL && f->checksum != NULL && strlen(f->checksum) == 64) {
         memcpy(m->checksum, f->checksum, 65); /* computed when embedded */
     } else if (strata__checksum(m->checksum, data, len) != 0) {
@@ -326,11 +329,10 @@ static int flat_cmp(const void *a, const void *b)
     const flat_entry *x = a, *y = b;
     int c =
         strata__version_cmp(x->f.version, y->f.version, STRATA__ORDER_NUMERIC);
-    if (c != 0)
-        return c;
-    if (x->f.kind != y->f.kind)
-        return x->f.kind < y->f.kind ? -1 : 1;
-    return strcmp(x->fname, y->fname);
+    /* Then by name, the order of the listing, so that a sorted directory
+     * needs no sort: the order within a version only decides which file
+     * an error names first. */
+    return c != 0 ? c : strcmp(x->fname, y->fname);
 }
 
 static int refuse_duplicate(strata__err *err, const flat_entry *a,
@@ -482,7 +484,7 @@ static int scan_flat(strata__migrations *out, const strata_source *src,
         n++;
     }
     if (n > 1)
-        qsort(v, n, sizeof *v, flat_cmp);
+        strata__sort(v, n, sizeof *v, flat_cmp);
 
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
@@ -599,7 +601,7 @@ static int folder_one(const strata_source *src, strata__migration *m,
         goto nomem;
     if (src_is_file(src, meta)) {
         const char *data = NULL;
-        rc = src_read(src, meta, &data, &blen, &buf, err);
+        rc = src_read(src, meta, &data, &blen, &buf, NULL, err);
         if (rc != 0)
             goto out;
         m->meta_no_tx = meta_says_no_tx(data, blen);
@@ -636,7 +638,7 @@ static int scan_folders(strata__migrations *out, const strata_source *src,
             goto out;
     }
     if (out->count > 1)
-        qsort(out->items, out->count, sizeof *out->items, folder_cmp);
+        strata__sort(out->items, out->count, sizeof *out->items, folder_cmp);
     for (size_t i = 1; i < out->count; i++) {
         const strata__migration *a = &out->items[i - 1], *b = &out->items[i];
         if (strcmp(a->version, b->version) == 0) {
@@ -711,10 +713,10 @@ int strata__source_scan(strata__migrations *out, const strata_source *src,
     } else {
         rc = scan_flat(out, src, &nl, err);
     }
-    /* Scripts of an embedded set are read from the set, not from disk. */
+    /* Scripts of an embedded set are read from the set, not from disk
+     * (read_up set up_emb). */
     for (size_t i = 0; rc == STRATA_OK && src->emb && i < out->count; i++) {
         strata__migration *m = &out->items[i];
-        m->up_emb = strata__embedded_find(src->emb, m->up_path);
         if (m->down_path != NULL)
             m->down_emb = strata__embedded_find(src->emb, m->down_path);
     }

@@ -73,6 +73,11 @@ char *strata__strdup(const char *s);
 char *strata__strndup(const char *s, size_t n);
 /* malloc'ed printf. NULL on failure. */
 char *strata__sprintf(const char *fmt, ...) STRATA__PRINTF(1, 2);
+/* qsort(), after a linear check that returns at once when the array is
+ * already in order: directory listings and tracking rows nearly always
+ * are, and this runs at every start. */
+void strata__sort(void *base, size_t n, size_t size,
+                  int (*cmp)(const void *, const void *));
 /* Double-quoted SQL identifier with embedded quotes doubled. NULL on OOM. */
 char *strata__quote_ident(const char *name);
 /* A copy of a database URL with every password replaced by "***": the

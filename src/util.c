@@ -44,6 +44,18 @@ char *strata__sprintf(const char *fmt, ...)
     return p;
 }
 
+void strata__sort(void *base, size_t n, size_t size,
+                  int (*cmp)(const void *, const void *))
+{
+    const char *p = base;
+    for (size_t i = 1; i < n; i++) {
+        if (cmp(p + (i - 1) * size, p + i * size) > 0) {
+            qsort(base, n, size, cmp);
+            return;
+        }
+    }
+}
+
 char *strata__quote_ident(const char *name)
 {
     size_t n = 2;
