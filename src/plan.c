@@ -242,8 +242,11 @@ int strata__plan_export(strata_plan **out, strata *db, const strata__plan *p)
         m->down_file = strata__arena_strdup(a, e->m ? e->m->down_path : "");
         m->reversible =
             e->m != NULL && e->m->down_path != NULL && !e->m->down_empty;
+        const strata_embedded_file *f = e->m ? e->m->up_emb : NULL;
         m->no_transaction =
-            e->m != NULL && (e->m->meta_no_tx || e->m->head_no_tx);
+            e->m != NULL &&
+            (e->m->meta_no_tx || e->m->head_no_tx ||
+             (f != NULL && strata__script_head_no_tx(f->data, f->size)));
         if (!m->version || !m->name || !m->applied_at || !m->applied_by ||
             !m->checksum || !m->recorded_checksum || !m->up_file ||
             !m->down_file)

@@ -309,7 +309,10 @@ static int read_up(const strata_source *src, strata__migration *m, int plain,
     }
     if (plain && has_down_marker(data, len))
         m->markers = 1;
-    m->head_no_tx = strata__script_head_no_tx(data, len);
+    /* Only status shows it: for an embedded set it is worked out there,
+     * so that a no-op start touches no script's bytes. */
+    if (f == NULL)
+        m->head_no_tx = strata__script_head_no_tx(data, len);
 out:
     free(buf);
     return rc;

@@ -177,7 +177,8 @@ typedef struct strata__migration {
                         when the up file holds a `-- strata:down` marker */
     int markers;     /* the up file is split by -- strata:up/down markers */
     int meta_no_tx;  /* metadata.toml says run_in_transaction = false */
-    int head_no_tx;  /* the up script starts with -- strata:no-transaction */
+    int head_no_tx;  /* the up script starts with -- strata:no-transaction
+                        (not filled for embedded sets: see up_emb) */
     int down_empty;  /* known to have an empty or comment-only down script
                         (set when the down script was read) */
     /* Embedded sources: the files' bytes, lent by the static set. */

@@ -540,6 +540,31 @@ Test(errors, plan_shows_no_transaction_directive)
     strata_close(db);
 }
 
+/* The same from an embedded set, where the directive is read only when a
+ * plan is shown (a start reads no script's bytes). */
+Test(errors, plan_shows_no_transaction_directive_embedded)
+{
+    static const char nt[] =
+        "-- strata:no-transaction\nCREATE TABLE a (x INTEGER);\n";
+    static const char tx[] = "CREATE TABLE b (x INTEGER);\n";
+    static const strata_embedded_file files[] = {
+        {"1_nt.sql", nt, sizeof nt - 1, NULL},
+        {"2_tx.sql", tx, sizeof tx - 1, NULL},
+    };
+    static const strata_embedded set = {STRATA_EMBED_VERSION, "m", 2, files};
+    strata_source *src = NULL;
+    cr_assert_eq(strata_source_from_embedded(&src, &set), 0);
+    strata *db = NULL;
+    cr_assert_eq(strata_open(&db, env.url, src, NULL), 0);
+    strata_source_free(src);
+    strata_plan *plan = NULL;
+    cr_assert_eq(strata_status(&plan, db), 0, "%s", it_err(db));
+    cr_assert_eq(plan->migrations[0]->no_transaction, 1);
+    cr_assert_eq(plan->migrations[1]->no_transaction, 0);
+    strata_plan_free(plan);
+    strata_close(db);
+}
+
 Test(errors, syntax_error_column_points_at_the_token)
 {
     it_mig(&env, "1_bad.sql",
