@@ -81,7 +81,8 @@ typedef struct strata__entry {
 } strata__entry;
 
 typedef struct strata__plan {
-    strata__migrations source;
+    strata__migrations source; /* borrowed from the handle when embedded */
+    int source_borrowed;
     strata__rows rows;
     size_t count;
     strata__entry *items; /* in version order */

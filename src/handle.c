@@ -288,6 +288,7 @@ void strata_close(strata *db)
         db->driver->close(db->drv);
     }
     free(db->drv);
+    strata__migrations_free(&db->emb_scan);
     free(db->dir);
     free(db->module);
     free(db->table);

@@ -18,9 +18,17 @@ int strata__plan_load(strata__plan *out, strata *db)
     memset(out, 0, sizeof *out);
     out->current = "0";
     strata_source src = {db->dir, db->emb};
-    int rc = db->dir != NULL
-                 ? strata__source_scan(&out->source, &src, &db->err)
-                 : STRATA_OK; /* no source: every row shows as missing */
+    int rc = STRATA_OK; /* no source: every row shows as missing */
+    if (db->emb != NULL) {
+        if (!db->emb_scanned) {
+            rc = strata__source_scan(&db->emb_scan, &src, &db->err);
+            db->emb_scanned = rc == STRATA_OK;
+        }
+        out->source = db->emb_scan;
+        out->source_borrowed = 1;
+    } else if (db->dir != NULL) {
+        rc = strata__source_scan(&out->source, &src, &db->err);
+    }
     if (rc != STRATA_OK)
         return rc;
     strata__order order = out->source.order;
@@ -77,7 +85,8 @@ fail:
 
 void strata__plan_free(strata__plan *p)
 {
-    strata__migrations_free(&p->source);
+    if (!p->source_borrowed)
+        strata__migrations_free(&p->source);
     strata__rows_free(&p->rows);
     free(p->items);
     memset(p, 0, sizeof *p);

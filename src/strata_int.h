@@ -273,8 +273,12 @@ struct strata {
     void *drv;                  /* driver state, driver->state_size bytes */
     char *dir;                  /* migration directory, or embedded name */
     const strata_embedded *emb; /* embedded set, or NULL */
-    const atomic_int *cancel;   /* set by a strata_run to stop between
-                                   migrations, or NULL */
+    /* An embedded set never changes, so it is read once per handle and
+     * every plan borrows the result (a directory is read every time). */
+    strata__migrations emb_scan;
+    int emb_scanned;
+    const atomic_int *cancel; /* set by a strata_run to stop between
+                                 migrations, or NULL */
     char *module;
     char *table;
     char *history_table;
