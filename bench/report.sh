@@ -99,6 +99,25 @@ label() { case $1 in sqlite) echo SQLite ;; pg) echo PostgreSQL ;; esac; }
         echo
     fi
 
+    echo "## No-op up against reading the tracking table"
+    echo
+    echo "\`select 1\` reads no table. Any read of a table makes SQLite parse the whole"
+    echo "schema first (2 N objects here), so the status lower bound (\`select * from"
+    echo "strata_migrations\` through the raw client) is the floor of any tool that"
+    echo "checks what was applied. Context, not a target."
+    echo
+    echo "| backend | N | no-op up (directory) / read table | no-op up (embedded) / read table |"
+    echo "|---|---:|---:|---:|"
+    for b in sqlite pg; do
+        for n in $ns; do
+            rt=$(get "$b" "$n" status raw us)
+            [ -z "$rt" ] && continue
+            echo "| $(label "$b") | $n | $(ratio "$(get "$b" "$n" noop_up strata_dir us)" "$rt") |" \
+                "$(ratio "$(get "$b" "$n" noop_up strata_embedded us)" "$rt") |"
+        done
+    done
+    echo
+
     echo "## Targets"
     echo
     echo "| target | measured | verdict |"
