@@ -133,13 +133,20 @@ assert_eq "16 concurrent 'down --to 2': one down in the history" "1" \
 # transaction is rolled back, and the next run proceeds at once.
 put "$TMP/slow/001_slow.sql" 'CREATE TABLE slow(x);\nINSERT INTO slow VALUES (1);\nWITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 50000000) SELECT count(*) FROM c;\n'
 put "$TMP/fast/001_slow.sql" 'CREATE TABLE slow(x);\nINSERT INTO slow VALUES (2);\n'
-"$STRATA" -v -d "sqlite:$TMP/killed.db" -m "$TMP/slow" up >/dev/null 2>"$TMP/killed.err" &
-victim=$!
-BG_PIDS+=("$victim")
-for _ in $(seq 200); do
-    grep -q '\[1/1\] up' "$TMP/killed.err" 2>/dev/null && break
-    sleep 0.05
-done
+
+# start_holder DB DIR: starts `strata up` in the background and returns once
+# its (slow) migration has begun, with the lock held; the pid is in $HOLDER.
+start_holder() {
+    "$STRATA" -v -d "sqlite:$1" -m "$2" up >/dev/null 2>"$1.err" &
+    HOLDER=$!
+    BG_PIDS+=("$HOLDER")
+    for _ in $(seq 200); do
+        grep -q '\[1/1\] up' "$1.err" 2>/dev/null && break
+        sleep 0.05
+    done
+}
+start_holder "$TMP/killed.db" "$TMP/slow"
+victim=$HOLDER
 sleep 0.2
 kill -KILL "$victim"
 wait "$victim" 2>/dev/null
@@ -147,5 +154,21 @@ CHECK="after a SIGKILLed holder: up proceeds" assert_exit 0 "$STRATA" -d "sqlite
 assert_eq "after a SIGKILLed holder: only the new run's row" "2" "$(sql "$TMP/killed.db" 'SELECT group_concat(x) FROM slow')"
 assert_eq "after a SIGKILLed holder: tracked once" "1|applied" "$(tracked "$TMP/killed.db")"
 assert_eq "after a SIGKILLed holder: integrity" "ok" "$(sql "$TMP/killed.db" 'PRAGMA integrity_check')"
+
+# A no-op up does not queue behind a running migration: 1 is applied, and
+# while another process holds the lock to apply 2, an up whose source ends
+# at 1 answers at once from one read, where waiting would time out (exit 4).
+put "$TMP/two/001_a.sql" 'CREATE TABLE a(x);\n'
+put "$TMP/two/002_slow.sql" 'CREATE TABLE b(x);\nWITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 50000000) SELECT count(*) FROM c;\n'
+put "$TMP/one/001_a.sql" 'CREATE TABLE a(x);\n'
+CHECK="no-op beside a holder: 1 applied" assert_exit 0 "$STRATA" -d "sqlite:$TMP/busy.db" -m "$TMP/one" up
+start_holder "$TMP/busy.db" "$TMP/two"
+holder=$HOLDER
+CHECK="no-op beside a holder: answers without the lock" assert_exit 0 "$STRATA" -d "sqlite:$TMP/busy.db" -m "$TMP/one" --lock-timeout 1 up
+assert_contains "no-op beside a holder: up to date" "$OUT" "already up to date"
+assert_true "no-op beside a holder: the holder is still running" kill -0 "$holder"
+CHECK="pending work beside a holder: waits for the lock, times out" assert_exit 4 "$STRATA" -d "sqlite:$TMP/busy.db" -m "$TMP/two" --lock-timeout 1 up
+kill -KILL "$holder"
+wait "$holder" 2>/dev/null
 
 finish
