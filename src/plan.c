@@ -305,17 +305,22 @@ static int mark_irreversible(strata *db, strata__plan *p)
     return STRATA_OK;
 }
 
-int strata_status(strata_plan **out, strata *db)
+/* What status, validate and check begin with: a handle with a database
+ * and a source, and the plan read without the lock. */
+static int read_plan(strata__plan *p, strata *db)
 {
-    *out = NULL;
     strata__err_clear(&db->err);
     int rc = strata__require_db(db);
     if (rc == STRATA_OK)
         rc = strata__require_source(db);
-    if (rc != STRATA_OK)
-        return rc;
+    return rc == STRATA_OK ? strata__plan_load(p, db) : rc;
+}
+
+int strata_status(strata_plan **out, strata *db)
+{
+    *out = NULL;
     strata__plan p;
-    rc = strata__plan_load(&p, db);
+    int rc = read_plan(&p, db);
     if (rc != STRATA_OK)
         return rc;
     rc = mark_irreversible(db, &p);
@@ -354,14 +359,8 @@ static int check_scripts(strata *db, strata__plan *p)
 int strata_validate(strata_plan **out, strata *db, int allow_out_of_order)
 {
     *out = NULL;
-    strata__err_clear(&db->err);
-    int rc = strata__require_db(db);
-    if (rc == STRATA_OK)
-        rc = strata__require_source(db);
-    if (rc != STRATA_OK)
-        return rc;
     strata__plan p;
-    rc = strata__plan_load(&p, db);
+    int rc = read_plan(&p, db);
     if (rc != STRATA_OK)
         return rc;
     /* Every script is read first, so the exported plan knows which
@@ -412,14 +411,8 @@ int strata_current(char **out, strata *db)
 
 int strata_check(strata *db)
 {
-    strata__err_clear(&db->err);
-    int rc = strata__require_db(db);
-    if (rc == STRATA_OK)
-        rc = strata__require_source(db);
-    if (rc != STRATA_OK)
-        return rc;
     strata__plan p;
-    rc = strata__plan_load(&p, db);
+    int rc = read_plan(&p, db);
     if (rc != STRATA_OK)
         return rc;
     rc = strata__plan_check(db, &p, 0);
