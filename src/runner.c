@@ -201,6 +201,22 @@ static int parse_version(run *r, const char *text, char **out)
     return STRATA_OK;
 }
 
+/* Opens a writing run for a command that names one version (baseline,
+ * forget) and puts that version, canonical, in *out (the caller frees). */
+static int open_at_version(run *r, strata *db, int needs_source,
+                           const char *command, const char *version,
+                           char **out)
+{
+    int rc = run_open(r, db, NULL, RUN_WRITE, needs_source);
+    if (rc != STRATA_OK)
+        return rc;
+    if (version == NULL)
+        return strata__err_set(&db->err, STRATA_EUSAGE,
+                               STRATA_REASON_BAD_OPTION, "%s needs a version",
+                               command);
+    return parse_version(r, version, out);
+}
+
 static int unknown_version(run *r, const char *text)
 {
     strata__err_set(&r->db->err, STRATA_EREFUSED, STRATA_REASON_UNKNOWN_VERSION,
@@ -709,21 +725,12 @@ int strata_baseline(strata_report **out, strata *db, const char *version)
     *out = NULL;
     run r;
     char *to = NULL;
-    int rc = run_open(&r, db, NULL, RUN_WRITE, 1);
-    if (rc != STRATA_OK)
-        goto out;
-    if (version == NULL) {
-        rc = strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_BAD_OPTION,
-                             "baseline needs a version");
-        goto out;
-    }
-    rc = parse_version(&r, version, &to);
+    int rc = open_at_version(&r, db, 1, "baseline", version, &to);
     size_t work = 0;
     for (size_t i = 0; rc == STRATA_OK && i < r.plan.count; i++)
         work += to_baseline(&r, &r.plan.items[i], to);
     if (rc == STRATA_OK && work > 0) /* nothing to record: touch nothing */
         rc = one_tx(&r, baseline_body, to);
-out:
     free(to);
     return run_close(&r, rc, out);
 }
@@ -793,15 +800,7 @@ int strata_forget(strata_report **out, strata *db, const char *version)
     *out = NULL;
     run r;
     char *v = NULL;
-    int rc = run_open(&r, db, NULL, RUN_WRITE, 0);
-    if (rc != STRATA_OK)
-        goto out;
-    if (version == NULL) {
-        rc = strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_BAD_OPTION,
-                             "forget needs a version");
-        goto out;
-    }
-    rc = parse_version(&r, version, &v);
+    int rc = open_at_version(&r, db, 0, "forget", version, &v);
     if (rc != STRATA_OK)
         goto out;
     const strata__entry *found = NULL;
