@@ -166,6 +166,27 @@ void cli_report_error(cli_ctx *ctx, int code, const strata_error *err);
 void cli_print_report(cli_ctx *ctx, const strata_report *report, int rc,
                       const char *none);
 
+/* Commands that run migrations, in run_cmd.c --------------------------- */
+
+/* The options up, down and redo take, as bits of `allowed`. */
+enum {
+    CLI_RUN_TO = 1u << 0,           /* --to VERSION */
+    CLI_RUN_STEPS = 1u << 1,        /* --steps N */
+    CLI_RUN_ALL = 1u << 2,          /* --all */
+    CLI_RUN_DRY_RUN = 1u << 3,      /* --dry-run */
+    CLI_RUN_OUT_OF_ORDER = 1u << 4, /* --allow-out-of-order */
+    CLI_RUN_SINGLE = 1u << 5        /* --single-transaction */
+};
+
+typedef int (*cli_run_call)(strata_report **out, strata *db,
+                            const strata_run_options *opts);
+
+/* Parses the options in `allowed` (--to, --steps and --all exclude each
+ * other: STRATA_EUSAGE), opens the handle, runs `call` and prints its
+ * report, or `nothing` when it did nothing. Returns call's code. */
+int cli_run_migrations(cli_ctx *ctx, int argc, char **argv, unsigned allowed,
+                       cli_run_call call, const char *nothing);
+
 /* Adds "module", "current" and "migrations" of a plan to the document, or
  * prints it as a table followed by "current: X". */
 void cli_print_plan(cli_ctx *ctx, const strata_plan *plan);

@@ -27,62 +27,10 @@ const char cmd_up_usage[] =
     "date'. With --json: {module, from, to, dry_run, steps[]}.\n"
     "Global options: see 'strata --help'.\n";
 
-enum {
-    OPT_TO = CLI_OPT_BASE,
-    OPT_STEPS,
-    OPT_DRY_RUN,
-    OPT_OUT_OF_ORDER,
-    OPT_SINGLE
-};
-
-static const struct option options[] = {
-    {"to", required_argument, NULL, OPT_TO},
-    {"steps", required_argument, NULL, OPT_STEPS},
-    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
-    {"allow-out-of-order", no_argument, NULL, OPT_OUT_OF_ORDER},
-    {"single-transaction", no_argument, NULL, OPT_SINGLE},
-    {NULL, 0, NULL, 0},
-};
-
-static int option(cli_ctx *ctx, int opt, const char *arg, void *state)
-{
-    strata_run_options *run = state;
-    unsigned long n;
-    switch (opt) {
-    case OPT_TO: run->to = arg; return 0;
-    case OPT_STEPS:
-        if (cli_parse_count(ctx, "--steps", arg, 1000000, &n) != 0)
-            return STRATA_EUSAGE;
-        run->steps = (unsigned int)n;
-        return 0;
-    case OPT_DRY_RUN: run->dry_run = 1; return 0;
-    case OPT_OUT_OF_ORDER: run->allow_out_of_order = 1; return 0;
-    case OPT_SINGLE: run->single_transaction = 1; return 0;
-    }
-    return STRATA_EUSAGE;
-}
-
 int cmd_up(cli_ctx *ctx, int argc, char **argv)
 {
-    strata_run_options run;
-    strata_report *report = NULL;
-    int npos;
-
-    strata_run_options_init(&run);
-    int rc =
-        cli_parse(ctx, argc, argv, options, option, &run, NULL, 0, 0, &npos);
-    if (rc != 0)
-        return rc;
-    if (run.to != NULL && run.steps != 0)
-        return cli_fail(ctx, STRATA_EUSAGE, STRATA_REASON_BAD_OPTION,
-                        "give one of them",
-                        "--to and --steps exclude "
-                        "each other");
-    rc = cli_open(ctx, CLI_NEED_DB | CLI_NEED_SOURCE);
-    if (rc != 0)
-        return rc;
-    rc = strata_up(&report, ctx->db, &run);
-    cli_print_report(ctx, report, rc, "already up to date");
-    strata_report_free(report);
-    return rc;
+    return cli_run_migrations(ctx, argc, argv,
+                              CLI_RUN_TO | CLI_RUN_STEPS | CLI_RUN_DRY_RUN |
+                                  CLI_RUN_OUT_OF_ORDER | CLI_RUN_SINGLE,
+                              strata_up, "already up to date");
 }
