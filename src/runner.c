@@ -204,8 +204,7 @@ static int parse_version(run *r, const char *text, char **out)
 /* Opens a writing run for a command that names one version (baseline,
  * forget) and puts that version, canonical, in *out (the caller frees). */
 static int open_at_version(run *r, strata *db, int needs_source,
-                           const char *command, const char *version,
-                           char **out)
+                           const char *command, const char *version, char **out)
 {
     int rc = run_open(r, db, NULL, RUN_WRITE, needs_source);
     if (rc != STRATA_OK)
