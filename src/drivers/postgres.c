@@ -964,21 +964,22 @@ static int pg_exec_script(strata *db, void *vst, const strata__script *sc)
 static int pg_table_exists(strata *db, void *vst, const char *name)
 {
     pg_state *st = vst;
-    if (st->known && strcmp(name, db->table) == 0)
-        return st->table_exists;
-    if (st->known && strcmp(name, db->history_table) == 0)
-        return st->history_exists;
-    if (!st->known && !st->in_tx &&
-        (strcmp(name, db->table) == 0 ||
-         strcmp(name, db->history_table) == 0)) {
-        /* An unlocked read (a no-op up, status): learn both at once. */
+    int which = strcmp(name, db->table) == 0           ? 1
+                : strcmp(name, db->history_table) == 0 ? 2
+                                                       : 0;
+    /* Under the lock nobody else creates the tracking tables, so what
+     * learn() said still holds; without it, another process may have
+     * created them since, so an unlocked read (a no-op up, status) asks
+     * again, for both tables and the schema at once. */
+    if (which != 0 && st->known && (st->locked || st->in_tx))
+        return which == 1 ? st->table_exists : st->history_exists;
+    if (which != 0 && !st->in_tx) {
         lock_answer a = {0, 0, 0, NULL};
         int rc = learn(db, st, NULL, &a);
         free(a.schema);
         if (rc != STRATA_OK)
             return rc;
-        return strcmp(name, db->table) == 0 ? st->table_exists
-                                            : st->history_exists;
+        return which == 1 ? st->table_exists : st->history_exists;
     }
     char *qn = qualify(db, st, name);
     if (qn == NULL)
