@@ -94,6 +94,10 @@ typedef struct strata__plan {
  * the source's errors (EUSAGE, EREFUSED) or the database's (EFAILED).
  */
 int strata__plan_load(strata__plan *out, strata *db);
+/* Reads the tracking rows again and merges them with the source the plan
+ * already holds (read once per run: the lock guards the rows, not the
+ * files). Fails as strata__plan_load, and frees the plan then. */
+int strata__plan_reread_rows(strata__plan *p, strata *db);
 void strata__plan_free(strata__plan *p);
 
 /*

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int merge_rows(strata__plan *out, strata *db);
+
 int strata__plan_load(strata__plan *out, strata *db)
 {
     memset(out, 0, sizeof *out);
@@ -31,8 +33,25 @@ int strata__plan_load(strata__plan *out, strata *db)
     }
     if (rc != STRATA_OK)
         return rc;
+    return merge_rows(out, db);
+}
+
+int strata__plan_reread_rows(strata__plan *p, strata *db)
+{
+    strata__rows_free(&p->rows);
+    free(p->items);
+    p->items = NULL;
+    p->count = 0;
+    p->current = "0";
+    return merge_rows(p, db);
+}
+
+/* Reads the tracking rows and merges them with the source already in
+ * `out`; frees the whole plan on failure. */
+static int merge_rows(strata__plan *out, strata *db)
+{
     strata__order order = out->source.order;
-    rc = strata__rows_load(&out->rows, db, order);
+    int rc = strata__rows_load(&out->rows, db, order);
     if (rc != STRATA_OK)
         goto fail;
 

@@ -93,15 +93,13 @@ static int run_open(run *r, strata *db, const strata_run_options *opts,
         rc = check_run_options(db, opts, &r->opts);
     if (rc != STRATA_OK)
         return rc;
-    int lock = !r->opts.dry_run, loaded = 0;
+    int lock = !r->opts.dry_run, looked = 0;
     if (lock && kind == RUN_UP && r->opts.to == NULL) {
         rc = strata__plan_load(&r->plan, db);
         if (rc != STRATA_OK)
             return rc;
-        loaded = up_to_date(db, r);
-        lock = !loaded;
-        if (!loaded)
-            strata__plan_free(&r->plan);
+        r->plan_loaded = looked = 1;
+        lock = !up_to_date(db, r);
     }
     if (lock) {
         rc = db->driver->lock(db, db->drv);
@@ -109,12 +107,13 @@ static int run_open(run *r, strata *db, const strata_run_options *opts,
             return rc;
         r->locked = 1;
     }
-    if (!loaded) {
+    if (!looked)
         rc = strata__plan_load(&r->plan, db);
-        if (rc != STRATA_OK)
-            return rc;
-    }
-    r->plan_loaded = 1;
+    else if (lock) /* the source read above stands; the rows may not */
+        rc = strata__plan_reread_rows(&r->plan, db);
+    r->plan_loaded = rc == STRATA_OK;
+    if (rc != STRATA_OK)
+        return rc;
     return strata__report_begin(&r->rb, db, r->plan.current, r->opts.dry_run);
 }
 
