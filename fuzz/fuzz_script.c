@@ -52,7 +52,7 @@ static outcome load(const strata__migration *m, strata_direction dir,
     FUZZ_CHECK(s.has_sql == strata__sql_has_content(s.sql, s.len));
 
     char sum[65];
-    FUZZ_CHECK(strata__checksum(sum, data, size) == 0);
+    strata__checksum(sum, data, size);
     FUZZ_CHECK(strcmp(sum, s.checksum) == 0);
 
     if (s.expanded == NULL) {

@@ -13,7 +13,7 @@
 
 /* Nettle, not OpenSSL: the same digest, without loading a 4 MB library and
  * its configuration at every start. */
-int strata__checksum(char out[65], const char *data, size_t len)
+void strata__checksum(char out[65], const char *data, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     struct sha256_ctx ctx;
@@ -40,5 +40,4 @@ int strata__checksum(char out[65], const char *data, size_t len)
         out[2 * i + 1] = hex[md[i] & 0x0f];
     }
     out[64] = '\0';
-    return STRATA_OK;
 }

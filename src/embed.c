@@ -189,11 +189,11 @@ static int add_file(efiles *l, const char *path, size_t skip, strata__err *err)
     if (rc != STRATA_OK)
         return rc;
     f->rel = strata__strdup(path + skip);
-    if (f->rel == NULL || strata__checksum(f->checksum, f->data, f->size)) {
-        free(f->rel);
+    if (f->rel == NULL) {
         free(f->data);
         return strata__err_nomem(err);
     }
+    strata__checksum(f->checksum, f->data, f->size);
     l->n++;
     return STRATA_OK;
 }

@@ -158,8 +158,8 @@ void strata__fname_free(strata__fname *f);
 /* checksum.c */
 
 /* SHA-256 of `len` bytes with every CRLF counted as LF, as 64 lowercase hex
- * digits plus NUL into out. Always returns 0 (nothing is allocated). */
-int strata__checksum(char out[65], const char *data, size_t len);
+ * digits plus NUL into out. Cannot fail: nothing is allocated. */
+void strata__checksum(char out[65], const char *data, size_t len);
 
 /* ------------------------------------------------------------------------ */
 /* source_dir.c: a directory read into migrations. */

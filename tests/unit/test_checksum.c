@@ -8,7 +8,7 @@
 
 static void sum(char out[65], const char *s)
 {
-    cr_assert_eq(strata__checksum(out, s, strlen(s)), 0);
+    strata__checksum(out, s, strlen(s));
     cr_assert_eq(strlen(out), 64);
 }
 
@@ -65,10 +65,10 @@ Test(checksum, crlf_matches_digest_of_lf_text)
 Test(checksum, length_not_nul)
 {
     char a[65], b[65];
-    cr_assert_eq(strata__checksum(a, "abcdef", 3), 0);
+    strata__checksum(a, "abcdef", 3);
     sum(b, "abc");
     cr_assert_str_eq(a, b);
     /* Bytes after a NUL count: the hash is over len bytes. */
-    cr_assert_eq(strata__checksum(a, "ab\0c", 4), 0);
+    strata__checksum(a, "ab\0c", 4);
     cr_assert_str_neq(a, b);
 }

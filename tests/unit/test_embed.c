@@ -241,7 +241,7 @@ static void expect_file(const parsed *p, size_t i, const char *dir,
                  e->data_len, len);
     cr_assert_eq(memcmp(e->data, buf, len), 0, "%s: bytes differ", rel);
     char sum[65];
-    cr_assert_eq(strata__checksum(sum, buf, len), 0);
+    strata__checksum(sum, buf, len);
     cr_assert_str_eq(e->checksum, sum, "%s: checksum", rel);
     free(buf);
 }

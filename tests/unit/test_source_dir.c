@@ -96,7 +96,7 @@ static void expect_path(const char *got, const char *rel)
 
 static void sha(char out[65], const char *text)
 {
-    cr_assert_eq(strata__checksum(out, text, strlen(text)), 0);
+    strata__checksum(out, text, strlen(text));
 }
 
 /* ------------------------------------------------------------------------ */
