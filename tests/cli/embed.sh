@@ -9,14 +9,7 @@
 # STRATA_LIBDIR come from tests/cli/meson.build.
 . "$(dirname "$0")/lib.sh"
 
-SRC=$(cd "$(dirname "$0")/../.." && pwd)
-CCMD=${STRATA_CC:-${CC:-cc}}
-CFLAGS_=${STRATA_CFLAGS:-"-I$SRC/include"}
-LIBDIR=${STRATA_LIBDIR:-$(dirname "$STRATA")/src}
-read -r -a CC_ARGS <<<"$CCMD"
-read -r -a CF_ARGS <<<"$CFLAGS_"
-command -v "${CC_ARGS[0]}" >/dev/null 2>&1 || skip "no C compiler (${CC_ARGS[0]})"
-export LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+use_cc
 
 cd "$TMP" || exit 1
 unset DATABASE_URL STRATA_MIGRATIONS
@@ -113,8 +106,7 @@ EOF
 
 # compile NAME FILE.c SYMBOL : builds ./NAME from drv.c and the generated file.
 compile() {
-    capture "${CC_ARGS[@]}" -std=c11 -Wall -Wextra -Werror "${CF_ARGS[@]}" \
-        -DSET="$3" -o "$1" drv.c "$2" -L"$LIBDIR" -lstrata
+    capture cc_strict -DSET="$3" -o "$1" drv.c "$2" -L"$LIBDIR" -lstrata
     if [ "$RC" -eq 0 ]; then
         pass
     else

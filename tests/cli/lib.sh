@@ -257,3 +257,23 @@ bg() {
     "$@" &
     BG_PIDS+=($!)
 }
+
+# use_cc: for tests that build C programs on the library. Sets SRC (the
+# source tree), CC_ARGS, CF_ARGS (include path and the build's sanitizer
+# flags) and LIBDIR from STRATA_CC, STRATA_CFLAGS and STRATA_LIBDIR, which
+# meson passes; lets built programs find libstrata.so; skips the test
+# without a compiler.
+use_cc() {
+    SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+    read -r -a CC_ARGS <<<"${STRATA_CC:-${CC:-cc}}"
+    read -r -a CF_ARGS <<<"${STRATA_CFLAGS:-"-I$SRC/include"}"
+    LIBDIR=${STRATA_LIBDIR:-$(dirname "$STRATA")/src}
+    command -v "${CC_ARGS[0]}" >/dev/null 2>&1 ||
+        skip "no C compiler (${CC_ARGS[0]})"
+    export LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+}
+
+# cc_strict ARGS... : the compiler of use_cc, C11 with warnings as errors.
+cc_strict() {
+    "${CC_ARGS[@]}" "${CF_ARGS[@]}" -std=c11 -Wall -Wextra -Werror "$@"
+}

@@ -5,14 +5,7 @@
 # startup function does the same from a set made by `strata embed`.
 . "$(dirname "$0")/lib.sh"
 
-SRC=$(cd "$(dirname "$0")/../.." && pwd)
-CCMD=${STRATA_CC:-${CC:-cc}}
-CFLAGS_=${STRATA_CFLAGS:-"-I$SRC/include"}
-LIBDIR=${STRATA_LIBDIR:-$(dirname "$STRATA")/src}
-read -r -a CC_ARGS <<<"$CCMD"
-read -r -a CF_ARGS <<<"$CFLAGS_"
-command -v "${CC_ARGS[0]}" >/dev/null 2>&1 || skip "no C compiler (${CC_ARGS[0]})"
-export LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+use_cc
 cd "$TMP" || exit 1
 unset DATABASE_URL STRATA_MIGRATIONS
 
@@ -24,9 +17,8 @@ awk -v dir="$TMP" '
 blocks=$(ls block*.c 2>/dev/null | wc -l)
 assert_true "README.md has C examples ($blocks)" test "$blocks" -ge 2
 
-cc_() { "${CC_ARGS[@]}" "${CF_ARGS[@]}" -std=c11 -Wall -Wextra -Werror "$@"; }
 for b in block*.c; do
-    CHECK="$b compiles" assert_exit 0 cc_ -c -o "${b%.c}.o" "$b"
+    CHECK="$b compiles" assert_exit 0 cc_strict -c -o "${b%.c}.o" "$b"
 done
 
 cp -r "$SRC/examples/migrations" migrations
@@ -34,7 +26,7 @@ cp -r "$SRC/examples/migrations" migrations
 # and sqlite:app.db in the current directory.
 for b in block*.c; do
     grep -q '^int main' "$b" || continue
-    CHECK="$b links" assert_exit 0 cc_ -o "${b%.c}" "$b" -L"$LIBDIR" -lstrata
+    CHECK="$b links" assert_exit 0 cc_strict -o "${b%.c}" "$b" -L"$LIBDIR" -lstrata
     CHECK="$b migrates" assert_exit 0 "./${b%.c}"
     assert_eq "$b: the example schema is applied" "6" \
         "$(sql app.db "SELECT count(*) FROM strata_migrations WHERE state = 'applied'")"
@@ -48,7 +40,7 @@ for b in block*.c; do
     CHECK="strata embed" assert_exit 0 "$STRATA" embed migrations -o emb.c --symbol strata_migrations
     printf 'int %s(const char *url);\nint main(void) { return %s("sqlite:emb.db") != 0; }\n' \
         "$fn" "$fn" >call.c
-    CHECK="$b links" assert_exit 0 cc_ -o "${b%.c}" "$b" emb.c call.c -L"$LIBDIR" -lstrata
+    CHECK="$b links" assert_exit 0 cc_strict -o "${b%.c}" "$b" emb.c call.c -L"$LIBDIR" -lstrata
     CHECK="$b migrates" assert_exit 0 "./${b%.c}"
     assert_eq "$b: the example schema is applied" "6" \
         "$(sql emb.db "SELECT count(*) FROM strata_migrations WHERE state = 'applied'")"

@@ -7,14 +7,7 @@
 # not answer "up to date" from what it saw before.
 . "$(dirname "$0")/pglib.sh"
 
-SRC=$(cd "$(dirname "$0")/../.." && pwd)
-CCMD=${STRATA_CC:-${CC:-cc}}
-CFLAGS_=${STRATA_CFLAGS:-"-I$SRC/include"}
-LIBDIR=${STRATA_LIBDIR:-$(dirname "$STRATA")/src}
-read -r -a CC_ARGS <<<"$CCMD"
-read -r -a CF_ARGS <<<"$CFLAGS_"
-command -v "${CC_ARGS[0]}" >/dev/null 2>&1 || skip "no C compiler (${CC_ARGS[0]})"
-export LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+use_cc
 cd "$TMP" || exit 1
 
 # hold URL DIR GO: status on one handle, prints the number of migrations,
@@ -51,8 +44,7 @@ int main(int argc, char **argv)
     return 0;
 }
 EOF
-CHECK="hold.c builds" assert_exit 0 "${CC_ARGS[@]}" "${CF_ARGS[@]}" -std=c11 \
-    -Wall -Wextra -Werror -o hold hold.c -L"$LIBDIR" -lstrata
+CHECK="hold.c builds" assert_exit 0 cc_strict -o hold hold.c -L"$LIBDIR" -lstrata
 
 mkdir none one
 printf 'CREATE TABLE a (x int);\n' >one/001_a.sql
