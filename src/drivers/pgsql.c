@@ -73,15 +73,16 @@ static int is_space(char c)
 }
 
 /* The first byte in [i, end) that is not whitespace or inside a comment
- * (-- to the end of the line, nested slash-star comments). An unterminated
- * block comment counts as text: its "/" is returned. */
+ * (-- to the end of the line, nested slash-star comments). A line comment
+ * ends at a CR as well as at a LF, as in PostgreSQL's scanner. An
+ * unterminated block comment counts as text: its "/" is returned. */
 static size_t skip_blank(const char *s, size_t i, size_t end)
 {
     while (i < end) {
         if (is_space(s[i])) {
             i++;
         } else if (s[i] == '-' && i + 1 < end && s[i + 1] == '-') {
-            while (i < end && s[i] != '\n')
+            while (i < end && s[i] != '\n' && s[i] != '\r')
                 i++;
         } else if (s[i] == '/' && i + 1 < end && s[i + 1] == '*') {
             size_t j = i + 2;

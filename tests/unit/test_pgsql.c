@@ -157,6 +157,18 @@ Test(pgsql, comments_between_and_inside)
     stmt_is(2, "SELECT 3", 4);
 }
 
+/* PostgreSQL ends a line comment at a CR too: the statement after an
+ * old-Mac line end starts right there, not at the next LF (found by the
+ * fuzzer, where the next LF lay inside a dollar-quoted body). */
+Test(pgsql, line_comment_ends_at_cr)
+{
+    split_ok("-- lead\rCREATE FUNCTION f() RETURNS int AS $$\n"
+             "SELECT 1\n$$ LANGUAGE sql;\n");
+    cr_assert_eq(S.count, 1);
+    cr_assert_eq(S.items[0].offset, 8);
+    cr_assert_eq(S.items[0].line, 1);
+}
+
 Test(pgsql, last_statement_without_semicolon)
 {
     split_ok("SELECT 1;\nSELECT 2\n");
