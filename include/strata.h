@@ -219,9 +219,12 @@ STRATA_EXTERN void strata_source_free(strata_source *source);
  * generates a strata_embedded holding every file of DIR that is part of a
  * migration (up and down scripts, metadata.toml), byte for byte, with the
  * checksum of each precomputed, so the same database can be migrated from
- * the binary or from the directory and nothing is hashed at startup.
+ * the binary or from the directory and nothing is hashed at startup. It
+ * also records what the tracking table of an up-to-date database holds, so
+ * that a start with nothing to do neither reads the set nor every row.
+ * Sets of version 1 (no such record) are still accepted.
  */
-#define STRATA_EMBED_VERSION 1
+#define STRATA_EMBED_VERSION 2
 
 typedef struct strata_embedded_file {
     const char *path;     /* relative to the directory, '/'-separated:
@@ -238,14 +241,21 @@ typedef struct strata_embedded {
                              messages ("migrations/0003_x.sql:7") */
     size_t count;
     const strata_embedded_file *files; /* sorted by path, byte-wise */
+    /* Since version 2; both NULL to work them out at startup. */
+    const char *state_digest; /* 64 hex digits: the digest of the tracking
+                                 rows of a database that has applied every
+                                 migration of the set, and nothing else */
+    const char *head_version; /* the highest version of the set, or "0" */
 } strata_embedded;
 
 /*
  * Creates a source over embedded migrations. Unlike every other input, the
  * set is not copied: it is meant to be static data, and must outlive the
  * source and every handle opened with it. Fails with STRATA_EUSAGE when the
- * set is NULL, of another version, or not sorted by path, and with
- * STRATA_ENOMEM. Free the result with strata_source_free().
+ * set is NULL, of an unknown version, not sorted by path, or has a
+ * state_digest that is not 64 lowercase hex digits or no head_version
+ * beside it, and with STRATA_ENOMEM. Free the result with
+ * strata_source_free().
  */
 STRATA_EXTERN STRATA_WARN_UNUSED int
 strata_source_from_embedded(strata_source **out, const strata_embedded *set);

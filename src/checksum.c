@@ -13,11 +13,21 @@
 
 /* Nettle, not OpenSSL: the same digest, without loading a 4 MB library and
  * its configuration at every start. */
-void strata__checksum(char out[65], const char *data, size_t len)
+static void digest_hex(struct sha256_ctx *ctx, char out[65])
 {
     static const char hex[] = "0123456789abcdef";
-    struct sha256_ctx ctx;
     uint8_t md[SHA256_DIGEST_SIZE];
+    sha256_digest(ctx, sizeof md, md);
+    for (size_t i = 0; i < sizeof md; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 0x0f];
+    }
+    out[64] = '\0';
+}
+
+void strata__checksum(char out[65], const char *data, size_t len)
+{
+    struct sha256_ctx ctx;
 
     sha256_init(&ctx);
     size_t start = 0;
@@ -34,10 +44,23 @@ void strata__checksum(char out[65], const char *data, size_t len)
             sha256_update(&ctx, stop - start, (const uint8_t *)data + start);
         start = next;
     }
-    sha256_digest(&ctx, sizeof md, md);
-    for (size_t i = 0; i < sizeof md; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 0x0f];
-    }
-    out[64] = '\0';
+    digest_hex(&ctx, out);
+}
+
+void strata__state_hash_init(strata__state_hash *h)
+{
+    sha256_init(&h->ctx);
+}
+
+void strata__state_hash_add(strata__state_hash *h, const char *version,
+                            const char *checksum, const char *state)
+{
+    const char *parts[] = {version, " ", checksum, " ", state, "\n"};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        sha256_update(&h->ctx, strlen(parts[i]), (const uint8_t *)parts[i]);
+}
+
+void strata__state_hash_end(strata__state_hash *h, char out[65])
+{
+    digest_hex(&h->ctx, out);
 }

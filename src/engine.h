@@ -50,6 +50,11 @@ typedef struct strata__rows {
  * empty list. */
 int strata__rows_load(strata__rows *out, strata *db, strata__order order);
 void strata__rows_free(strata__rows *rows);
+/* The state digest (strata__state_hash) of this module's rows, computed by
+ * the database where the driver can (one value crosses the wire), else
+ * from the rows as they stream by, never held. A missing table hashes as
+ * no rows. */
+int strata__rows_state(strata *db, char out[65]);
 
 /* Creates both tables if missing: in the open transaction when `in_tx`,
  * else in a transaction of its own. */
@@ -82,7 +87,7 @@ typedef struct strata__entry {
 
 typedef struct strata__plan {
     strata__migrations source; /* borrowed from the handle when embedded */
-    int source_borrowed;
+    int source_loaded, source_borrowed;
     strata__rows rows;
     size_t count;
     strata__entry *items; /* in version order */
@@ -99,6 +104,22 @@ int strata__plan_load(strata__plan *out, strata *db);
  * files). Fails as strata__plan_load, and frees the plan then. */
 int strata__plan_reread_rows(strata__plan *p, strata *db);
 void strata__plan_free(strata__plan *p);
+
+/*
+ * A look, without the lock, at whether the database is up to date: sets
+ * *up to 1 when the state digest of the tracking rows equals the source's,
+ * and *head to the version the database is then at (a string that lives as
+ * long as the plan or the handle). The digest of an embedded set made by
+ * strata_embed() is precomputed, so the set is not read; otherwise the
+ * source is read into `p` (p->source_loaded). Fails as strata__plan_load.
+ */
+int strata__plan_look(strata__plan *p, strata *db, int *up, const char **head);
+/* Makes a plan that strata__plan_look() left partial a whole one, reading
+ * the source only if the look did not. Fails as strata__plan_load. */
+int strata__plan_complete(strata__plan *p, strata *db);
+/* The state digest of `m` as an up-to-date database's rows would give it.
+ * Fails only with STRATA_ENOMEM. */
+int strata__migrations_state(const strata__migrations *m, char out[65]);
 
 /*
  * Refuses (STRATA_EREFUSED) the first entry that blocks a run: modified,

@@ -15,7 +15,8 @@
 
 static int merge_rows(strata__plan *out, strata *db);
 
-int strata__plan_load(strata__plan *out, strata *db)
+/* Reads (or borrows) the source into a fresh plan, without rows. */
+static int load_source(strata__plan *out, strata *db)
 {
     memset(out, 0, sizeof *out);
     out->current = "0";
@@ -31,9 +32,81 @@ int strata__plan_load(strata__plan *out, strata *db)
     } else if (db->dir != NULL) {
         rc = strata__source_scan(&out->source, &src, &db->err);
     }
-    if (rc != STRATA_OK)
+    out->source_loaded = rc == STRATA_OK;
+    return rc;
+}
+
+int strata__plan_load(strata__plan *out, strata *db)
+{
+    int rc = load_source(out, db);
+    return rc == STRATA_OK ? merge_rows(out, db) : rc;
+}
+
+static int version_bytes_cmp(const void *a, const void *b)
+{
+    const strata__migration *const *x = a, *const *y = b;
+    return strcmp((*x)->version, (*y)->version);
+}
+
+int strata__migrations_state(const strata__migrations *m, char out[65])
+{
+    /* Zero-padded versions are in byte order already; others are sorted
+     * by pointer, leaving the source in its own order. */
+    const strata__migration **by_bytes =
+        malloc((m->count + 1) * sizeof *by_bytes);
+    if (by_bytes == NULL)
+        return STRATA_ENOMEM;
+    for (size_t i = 0; i < m->count; i++)
+        by_bytes[i] = &m->items[i];
+    strata__sort(by_bytes, m->count, sizeof *by_bytes, version_bytes_cmp);
+    strata__state_hash h;
+    strata__state_hash_init(&h);
+    for (size_t i = 0; i < m->count; i++)
+        strata__state_hash_add(&h, by_bytes[i]->version, by_bytes[i]->checksum,
+                               STRATA__ROW_APPLIED);
+    strata__state_hash_end(&h, out);
+    free(by_bytes);
+    return STRATA_OK;
+}
+
+int strata__plan_look(strata__plan *p, strata *db, int *up, const char **head)
+{
+    char want[65], have[65];
+    const strata_embedded *e = db->emb;
+    *up = 0;
+    *head = "0";
+    memset(p, 0, sizeof *p);
+    p->current = "0";
+    if (e != NULL && e->version >= 2 && e->state_digest != NULL) {
+        memcpy(want, e->state_digest, sizeof want);
+        *head = e->head_version;
+    } else {
+        int rc = load_source(p, db);
+        if (rc == STRATA_OK &&
+            strata__migrations_state(&p->source, want) != STRATA_OK)
+            rc = strata__err_nomem(&db->err);
+        if (rc != STRATA_OK) {
+            strata__plan_free(p);
+            return rc;
+        }
+        if (p->source.count > 0)
+            *head = p->source.items[p->source.count - 1].version;
+    }
+    int rc = strata__rows_state(db, have);
+    if (rc != STRATA_OK) {
+        strata__plan_free(p);
         return rc;
-    return merge_rows(out, db);
+    }
+    *up = strcmp(want, have) == 0;
+    return STRATA_OK;
+}
+
+int strata__plan_complete(strata__plan *p, strata *db)
+{
+    if (p->source_loaded)
+        return strata__plan_reread_rows(p, db);
+    strata__plan_free(p);
+    return strata__plan_load(p, db);
 }
 
 int strata__plan_reread_rows(strata__plan *p, strata *db)
@@ -431,7 +504,21 @@ int strata_current(char **out, strata *db)
 int strata_check(strata *db)
 {
     strata__plan p;
-    int rc = read_plan(&p, db);
+    strata__err_clear(&db->err);
+    int rc = strata__require_db(db);
+    if (rc == STRATA_OK)
+        rc = strata__require_source(db);
+    int up = 0;
+    const char *head;
+    if (rc == STRATA_OK)
+        rc = strata__plan_look(&p, db, &up, &head);
+    if (rc != STRATA_OK || up) {
+        if (rc == STRATA_OK)
+            strata__plan_free(&p);
+        return rc;
+    }
+    /* Not up to date: the whole plan says why. */
+    rc = strata__plan_complete(&p, db);
     if (rc != STRATA_OK)
         return rc;
     rc = strata__plan_check(db, &p, 0);

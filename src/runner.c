@@ -23,6 +23,7 @@ typedef struct run {
     strata__report_builder rb;
     int locked;
     int plan_loaded;
+    int up_to_date; /* seen without the lock: the plan holds no rows */
     size_t total, index;
     int64_t started;
     const strata__migration **steps; /* selected, in run order */
@@ -57,28 +58,15 @@ typedef enum run_kind {
     RUN_UP     /* under the lock, unless already up to date (below) */
 } run_kind;
 
-/* 1 when the plan leaves an `up` nothing to apply and nothing to refuse. */
-static int up_to_date(strata *db, const run *r)
-{
-    for (size_t i = 0; i < r->plan.count; i++) {
-        strata_state st = r->plan.items[i].state;
-        if (st == STRATA_STATE_PENDING || st == STRATA_STATE_OUT_OF_ORDER)
-            return 0;
-    }
-    if (strata__plan_check(db, &r->plan, r->opts.allow_out_of_order) == 0)
-        return 1;
-    strata__err_clear(&db->err);
-    return 0;
-}
-
 /* Opens a run: lock, plan, report.
  *
  * An `up` on a database that is already up to date takes no lock: one read
- * of the tracking table, which is a consistent snapshot, showing every
- * migration applied is the answer, and it spares every process of a fleet
- * at boot the lock's round trips and the wait behind each other. Anything
- * else (work to do, a dirty or modified row, a problem that another
- * runner may be fixing right now) is decided again under the lock. */
+ * of the tracking table, which is a consistent snapshot, whose state digest
+ * equals the source's is the answer, and it spares every process of a fleet
+ * at boot the lock's round trips, the wait behind each other and the
+ * reading of every row. Anything else (work to do, a dirty or modified row,
+ * a problem that another runner may be fixing right now) is decided under
+ * the lock from the whole plan. */
 static int run_open(run *r, strata *db, const strata_run_options *opts,
                     run_kind kind, int needs_source)
 {
@@ -95,11 +83,13 @@ static int run_open(run *r, strata *db, const strata_run_options *opts,
         return rc;
     int lock = !r->opts.dry_run, looked = 0;
     if (lock && kind == RUN_UP && r->opts.to == NULL) {
-        rc = strata__plan_load(&r->plan, db);
+        const char *head;
+        rc = strata__plan_look(&r->plan, db, &r->up_to_date, &head);
         if (rc != STRATA_OK)
             return rc;
         r->plan_loaded = looked = 1;
-        lock = !up_to_date(db, r);
+        if (r->up_to_date)
+            return strata__report_begin(&r->rb, db, head, 0);
     }
     if (lock) {
         rc = db->driver->lock(db, db->drv);
@@ -107,10 +97,9 @@ static int run_open(run *r, strata *db, const strata_run_options *opts,
             return rc;
         r->locked = 1;
     }
-    if (!looked)
-        rc = strata__plan_load(&r->plan, db);
-    else if (lock) /* the source read above stands; the rows may not */
-        rc = strata__plan_reread_rows(&r->plan, db);
+    /* A source read by the look stands; the rows are read under the lock. */
+    rc = looked ? strata__plan_complete(&r->plan, db)
+                : strata__plan_load(&r->plan, db);
     r->plan_loaded = rc == STRATA_OK;
     if (rc != STRATA_OK)
         return rc;
@@ -539,6 +528,8 @@ int strata_up(strata_report **out, strata *db, const strata_run_options *opts)
     int rc = run_open(&r, db, opts, RUN_UP, 1);
     if (rc != STRATA_OK)
         goto out;
+    if (r.up_to_date)
+        goto run; /* nothing to select, and no plan to select from */
     rc = strata__plan_check(db, &r.plan, r.opts.allow_out_of_order);
     if (rc != STRATA_OK)
         goto out;
@@ -565,6 +556,7 @@ int strata_up(strata_report **out, strata *db, const strata_run_options *opts)
         if (rc != STRATA_OK)
             goto out;
     }
+run:
     rc = precheck(&r);
     if (rc == STRATA_OK)
         rc = execute(&r);

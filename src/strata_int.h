@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nettle/sha2.h>
+
 #if defined(__GNUC__) || defined(__clang__)
 #define STRATA__PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
@@ -160,6 +162,22 @@ void strata__fname_free(strata__fname *f);
 /* SHA-256 of `len` bytes with every CRLF counted as LF, as 64 lowercase hex
  * digits plus NUL into out. Cannot fail: nothing is allocated. */
 void strata__checksum(char out[65], const char *data, size_t len);
+
+/*
+ * The state digest of a set of tracking rows: SHA-256, as 64 hex digits, of
+ * "VERSION CHECKSUM STATE\n" for each row, in byte order of VERSION. An
+ * up-to-date database's rows hash to the digest of its source with every
+ * state "applied"; equal digests mean equal rows, so a start compares two
+ * values instead of merging two lists. A driver may compute it in SQL.
+ */
+typedef struct strata__state_hash {
+    struct sha256_ctx ctx;
+} strata__state_hash;
+
+void strata__state_hash_init(strata__state_hash *h);
+void strata__state_hash_add(strata__state_hash *h, const char *version,
+                            const char *checksum, const char *state);
+void strata__state_hash_end(strata__state_hash *h, char out[65]);
 
 /* ------------------------------------------------------------------------ */
 /* source_dir.c: a directory read into migrations. */

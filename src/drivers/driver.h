@@ -101,6 +101,12 @@ typedef struct strata__driver {
      * own transaction records the time measured by the server, so a driver
      * may send the script and its bookkeeping together. */
     const char *elapsed_ms_sql;
+
+    /* An SQL aggregate over the tracking table's columns version, checksum
+     * and state that yields their state digest (strata__state_hash) as 64
+     * hex digits, or NULL to hash the rows as they are read. With it, an
+     * up-to-date start reads one value however many migrations there are. */
+    const char *state_digest_sql;
 } strata__driver;
 
 /* registry.c: the driver for a URL's scheme, or NULL. Fills url. */

@@ -11,8 +11,9 @@
  * and the execution time is measured by the server (elapsed_ms_sql). So a
  * migration costs one round trip. A no-op `up` takes no lock and costs
  * two: learn() (the schema, and whether the tracking tables exist) and the
- * tracking rows. A run with work adds the lock (learn() again, with
- * pg_try_advisory_lock), the rows read again under it, and the unlock. A
+ * digest of the tracking rows (state_digest_sql), one value whatever their
+ * number. A run with work adds the lock (learn() again, with
+ * pg_try_advisory_lock), the rows read under it, and the unlock. A
  * long script is flushed in chunks so that neither side's socket buffer can
  * fill and stall the other.
  *
@@ -1084,4 +1085,10 @@ const strata__driver strata__driver_postgres = {
     .current_schema = pg_current_schema,
     .elapsed_ms_sql =
         "(extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint",
+    /* sha256() needs PostgreSQL 11. COLLATE "C" orders by bytes, as the
+     * engine does; the text is ASCII, so convert_to() changes nothing. */
+    .state_digest_sql =
+        "encode(sha256(convert_to(coalesce(string_agg(version || ' ' || "
+        "checksum || ' ' || state || chr(10), '' ORDER BY version COLLATE "
+        "\"C\"), ''), 'UTF8')), 'hex')",
 };

@@ -132,7 +132,10 @@ assert_empty "embed: nothing on stderr" "$ERR"
 assert_contains "embed: defines the default symbol" "$(cat m.c)" \
     "const strata_embedded strata_migrations = {"
 assert_contains "embed: dir is the last component" "$(cat m.c)" \
-    'STRATA_EMBED_VERSION, "migrations", 11,'
+    '.dir = "migrations",'
+assert_contains "embed: a set of the current version" "$(cat m.c)" \
+    ".version = $(sed -n 's/^#define STRATA_EMBED_VERSION //p' "$SRC/include/strata.h"),"
+assert_contains "embed: the head version" "$(cat m.c)" '.head_version = "6",'
 assert_not_contains "embed: no absolute path" "$(cat m.c)" "$SRC"
 
 compile drv m.c strata_migrations
@@ -149,6 +152,12 @@ if [ -x drv ]; then
     assert_eq "embedded and directory agree on states and checksums" "$want" "$OUT"
     CHECK="up from the directory" assert_exit 0 "$STRATA" -d sqlite:e.db -m "$EX" up
     assert_eq "up from the directory: nothing to do" "already up to date" "$OUT"
+    # The state digest is the SHA-256 of the up-to-date tracking rows, as
+    # sha256sum computes it from the table.
+    rows=$(sqlite3 e.db "SELECT version || ' ' || checksum || ' ' || state
+        FROM strata_migrations ORDER BY version" | sha256sum | cut -c1-64)
+    assert_contains "embed: the state digest is that of the applied rows" \
+        "$(cat m.c)" ".state_digest = \"$rows\","
 
     # The other way round: half from the directory, the rest embedded.
     assert_exit 0 "$STRATA" -d sqlite:d.db -m "$EX" up --to 3

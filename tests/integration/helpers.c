@@ -299,17 +299,22 @@ char *it_read_file(const char *path, size_t *len)
     return buf;
 }
 
+void it_sha256_text(const char *data, size_t len, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    cr_assert_eq(EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL), 1);
+    for (unsigned i = 0; i < mdlen; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    out[64] = '\0';
+}
+
 void it_sha256_file(const char *path, char out[65])
 {
     size_t len = 0;
     char *data = it_read_file(path, &len);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    cr_assert_eq(EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL), 1);
+    it_sha256_text(data, len, out);
     free(data);
-    for (unsigned i = 0; i < mdlen; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    out[64] = '\0';
 }
 
 int64_t it_now_ms(void)

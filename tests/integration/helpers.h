@@ -65,8 +65,10 @@ void it_exec(const char *path, const char *sql);
  * row of every table. malloc'ed. "" for a database without tables. */
 char *it_snapshot(const char *path);
 
-/* SHA-256 hex of a file's bytes, into out[65]. */
+/* SHA-256 hex of a file's bytes, or of `len` bytes, into out[65]; with
+ * OpenSSL, to check strata's own digests independently. */
 void it_sha256_file(const char *path, char out[65]);
+void it_sha256_text(const char *data, size_t len, char out[65]);
 
 /* Reads a whole file, malloc'ed, NUL-terminated; *len gets the size. */
 char *it_read_file(const char *path, size_t *len);

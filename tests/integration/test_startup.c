@@ -302,7 +302,10 @@ Test(startup, embedded_set_plans_like_its_directory)
         {"0001_a.up.sql", up1, sizeof up1 - 1, NULL},
         {"0002_b.sql", both, sizeof both - 1, NULL},
     };
-    strata_embedded set = {STRATA_EMBED_VERSION, "migrations", 2, files};
+    strata_embedded set = {.version = STRATA_EMBED_VERSION,
+                           .dir = "migrations",
+                           .count = 2,
+                           .files = files};
     it_write(env.mig, "0001_a.up.sql", up1);
     it_write(env.mig, "0002_b.sql", both);
 
@@ -344,8 +347,141 @@ Test(startup, embedded_set_plans_like_its_directory)
         {"0002_b.sql", both, sizeof both - 1, NULL},
         {"0001_a.up.sql", up1, sizeof up1 - 1, NULL},
     };
-    strata_embedded unsorted = {STRATA_EMBED_VERSION, "m", 2, bad};
+    strata_embedded unsorted = {
+        .version = STRATA_EMBED_VERSION, .dir = "m", .count = 2, .files = bad};
     strata_source *s2 = NULL;
     cr_assert_eq(strata_source_from_embedded(&s2, &unsorted), STRATA_EUSAGE);
     cr_assert_null(s2);
+}
+
+/* The state digest a set carries is what the tracking rows of an
+ * up-to-date database hash to, worked out here with OpenSSL from the
+ * table itself. A start answers from it; a digest that does not match
+ * the rows only costs the whole plan, never a wrong answer. */
+static int add_row_line(void *payload, int ncols, char **v, char **names)
+{
+    (void)ncols;
+    (void)names;
+    char *text = payload;
+    size_t n = strlen(text);
+    snprintf(text + n, 4096 - n, "%s %s %s\n", v[0], v[1], v[2]);
+    return 0;
+}
+
+static void rows_digest(const char *path, char out[65])
+{
+    sqlite3 *s = NULL;
+    char text[4096] = "";
+    cr_assert_eq(sqlite3_open(path, &s), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(s,
+                              "SELECT version, checksum, state FROM "
+                              "strata_migrations ORDER BY version",
+                              add_row_line, text, NULL),
+                 SQLITE_OK);
+    sqlite3_close(s);
+    it_sha256_text(text, strlen(text), out);
+}
+
+static int migrate_set(const strata_embedded *set, strata_result **res)
+{
+    strata_source *src = NULL;
+    cr_assert_eq(strata_source_from_embedded(&src, set), 0);
+    int rc = strata_migrate(res, env.url, src, NULL);
+    strata_source_free(src);
+    return rc;
+}
+
+Test(startup, embedded_state_digest_answers_a_start)
+{
+    static const char a[] = "CREATE TABLE a (x);\n";
+    static const char b[] = "CREATE TABLE b (x);\n";
+    static const strata_embedded_file files[] = {
+        {"0009_a.sql", a, sizeof a - 1, NULL},
+        {"0010_b.sql", b, sizeof b - 1, NULL},
+    };
+    /* Versions in byte order ("10" before "9"), each file's SHA-256. */
+    char sa[65], sb[65], lines[256], want[65];
+    it_sha256_text(a, sizeof a - 1, sa);
+    it_sha256_text(b, sizeof b - 1, sb);
+    snprintf(lines, sizeof lines, "10 %s applied\n9 %s applied\n", sb, sa);
+    it_sha256_text(lines, strlen(lines), want);
+
+    strata_embedded set = {.version = 2,
+                           .dir = "m",
+                           .count = 2,
+                           .files = files,
+                           .state_digest = want,
+                           .head_version = "10"};
+    strata_result *res = NULL;
+    cr_assert_eq(migrate_set(&set, &res), 0, "%s", res->error->message);
+    cr_assert_eq(res->applied, 2);
+    cr_assert_str_eq(res->to_version, "10");
+    strata_result_free(res);
+    char have[65];
+    rows_digest(env.db, have);
+    cr_assert_str_eq(have, want, "the rows do not hash as the set says");
+
+    /* Up to date: answered at the head version. */
+    cr_assert_eq(migrate_set(&set, &res), 0);
+    cr_assert_eq(res->outcome, STRATA_OUTCOME_UP_TO_DATE);
+    cr_assert_str_eq(res->from_version, "10");
+    strata_result_free(res);
+
+    /* A digest that does not match: the whole plan gives the same answer. */
+    char other[65];
+    it_sha256_text("x", 1, other);
+    strata_embedded stale = set;
+    stale.state_digest = other;
+    cr_assert_eq(migrate_set(&stale, &res), 0);
+    cr_assert_eq(res->outcome, STRATA_OUTCOME_UP_TO_DATE);
+    cr_assert_str_eq(res->from_version, "10");
+    strata_result_free(res);
+
+    /* Without one (and as version 1) the set is read at startup. */
+    strata_embedded plain = set;
+    plain.state_digest = plain.head_version = NULL;
+    cr_assert_eq(migrate_set(&plain, &res), 0);
+    cr_assert_eq(res->outcome, STRATA_OUTCOME_UP_TO_DATE);
+    strata_result_free(res);
+    strata_embedded v1 = {.version = 1, .dir = "m", .count = 2, .files = files};
+    cr_assert_eq(migrate_set(&v1, &res), 0);
+    cr_assert_str_eq(res->from_version, "10");
+    strata_result_free(res);
+
+    /* A row the set does not know of: refused as missing, not up to date. */
+    sqlite3 *s = NULL;
+    cr_assert_eq(sqlite3_open(env.db, &s), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(s,
+                              "INSERT INTO strata_migrations SELECT module, "
+                              "'11', 'c', checksum, state, applied_at, "
+                              "execution_ms, applied_by FROM "
+                              "strata_migrations WHERE version = '10'",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    sqlite3_close(s);
+    cr_assert_eq(migrate_set(&set, &res), STRATA_EREFUSED);
+    cr_assert_eq(res->error->reason, STRATA_REASON_MISSING);
+    strata_result_free(res);
+
+    /* Malformed records are refused when the source is made. */
+    static const char *const bad_digests[] = {
+        "", "xyz",
+        "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85",
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b8555"};
+    for (size_t i = 0; i < sizeof bad_digests / sizeof bad_digests[0]; i++) {
+        strata_embedded bad = set;
+        bad.state_digest = bad_digests[i];
+        strata_source *src = NULL;
+        cr_assert_eq(strata_source_from_embedded(&src, &bad), STRATA_EUSAGE,
+                     "digest '%s' accepted", bad_digests[i]);
+        cr_assert_null(src);
+    }
+    strata_embedded headless = set;
+    headless.head_version = NULL;
+    strata_embedded later = set;
+    later.version = STRATA_EMBED_VERSION + 1;
+    strata_source *src = NULL;
+    cr_assert_eq(strata_source_from_embedded(&src, &headless), STRATA_EUSAGE);
+    cr_assert_eq(strata_source_from_embedded(&src, &later), STRATA_EUSAGE);
 }

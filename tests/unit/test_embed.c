@@ -7,7 +7,7 @@
  * without a compiler; tests/cli/embed.sh compiles the output for real.
  * Each test builds its own directories under /tmp, removed by the fixture.
  */
-#include "strata_int.h"
+#include "engine.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -156,6 +156,7 @@ typedef struct entry {
 
 typedef struct parsed {
     char *dir;
+    char *digest, *head;
     size_t count;
     entry e[16];
 } parsed;
@@ -172,12 +173,25 @@ static void parse(parsed *out, const char *c, const char *symbol)
     p += strlen(key);
     while (*p == ' ' || *p == '\n')
         p++;
-    cr_assert_eq(strncmp(p, "STRATA_EMBED_VERSION,", 21), 0);
-    p += 21;
+    unsigned version;
+    cr_assert_eq(sscanf(p, ".version = %u,", &version), 1);
+    cr_assert_eq(version, STRATA_EMBED_VERSION);
+    p = strstr(p, ".dir = ");
+    cr_assert_not_null(p);
+    p += 7;
     size_t len;
     out->dir = decode(&p, &len);
-    cr_assert_eq(sscanf(p, ", %zu,", &out->count), 1);
+    cr_assert_eq(sscanf(p, ",\n    .count = %zu,", &out->count), 1);
     cr_assert_leq(out->count, 16);
+    const char *q = strstr(p, ".state_digest = ");
+    cr_assert_not_null(q);
+    q += 16;
+    out->digest = decode(&q, &len);
+    cr_assert_eq(len, 64);
+    q = strstr(q, ".head_version = ");
+    cr_assert_not_null(q);
+    q += 16;
+    out->head = decode(&q, &len);
 
     snprintf(key, sizeof key, "strata_embedded_file %s_files[] = {", symbol);
     p = strstr(c, key);
@@ -215,6 +229,8 @@ static void parse(parsed *out, const char *c, const char *symbol)
 static void parsed_free(parsed *p)
 {
     free(p->dir);
+    free(p->digest);
+    free(p->head);
     for (size_t i = 0; i < p->count; i++) {
         free(p->e[i].path);
         free(p->e[i].data);
@@ -299,6 +315,24 @@ static void make_flat(const char *dir)
 #undef AT
 }
 
+/* The set records the head version and the state digest that scanning
+ * the directory gives. */
+static void expect_state(const parsed *p, const char *dir, const char *head)
+{
+    char path[512], digest[65];
+    snprintf(path, sizeof path, "%s/%s", tmp, dir);
+    strata_source src = {path, NULL};
+    strata__migrations list;
+    strata__err err;
+    strata__err_clear(&err);
+    cr_assert_eq(strata__source_scan(&list, &src, &err), 0, "%s",
+                 err.pub.message);
+    cr_assert_eq(strata__migrations_state(&list, digest), 0);
+    cr_assert_str_eq(p->digest, digest);
+    cr_assert_str_eq(p->head, head);
+    strata__migrations_free(&list);
+}
+
 static const char *const flat_files[] = {
     "0001_users.down.sql",
     "0001_users.up.sql",
@@ -326,6 +360,7 @@ Test(embed, flat_files_byte_for_byte)
     cr_assert_not_null(strstr(c, "#include <strata.h>\n"));
     cr_assert_not_null(strstr(c, "5 migrations in 8 files"));
     cr_assert_null(strstr(c, tmp), "the absolute path leaked");
+    expect_state(&p, "migrations", "5");
     parsed_free(&p);
     free(c);
 }
@@ -392,6 +427,7 @@ Test(embed, folder_layout_with_metadata)
     expect_file(&p, 2, "diesel", "2017-09-01-000000_idx/metadata.toml");
     expect_file(&p, 3, "diesel", "2017-09-01-000000_idx/up.sql");
     cr_assert_not_null(strstr(c, "2 migrations in 4 files"));
+    expect_state(&p, "diesel", "20170901000000");
     parsed_free(&p);
     free(c);
 }
@@ -405,7 +441,11 @@ Test(embed, empty_directory)
     parsed p;
     parse(&p, c, "nothing");
     cr_assert_eq(p.count, 0);
-    cr_assert_not_null(strstr(c, "\"none\", 0, NULL}"));
+    cr_assert_null(strstr(c, ".files"));
+    /* No rows: the SHA-256 of nothing. */
+    cr_assert_str_eq(p.digest, "e3b0c44298fc1c149afbf4c8996fb924"
+                               "27ae41e4649b934ca495991b7852b855");
+    cr_assert_str_eq(p.head, "0");
     parsed_free(&p);
     free(c);
 }
