@@ -484,8 +484,12 @@ STRATA_EXTERN void strata_report_free(strata_report *report);
  * Applies pending migrations in version order: all of them, those up to
  * opts->to, or the first opts->steps. opts may be NULL (apply all).
  *
- * Takes the migration lock for the whole run, creates the tracking table if
- * needed, plans, and refuses (STRATA_EREFUSED, nothing applied) when any
+ * First looks, without the lock, at whether the database is up to date:
+ * the tracking rows, one consistent read, must hash to the digest of the
+ * source (see strata_embedded). If they do, that is the answer and nothing
+ * else happens. Otherwise it takes the migration lock for the whole run,
+ * creates the tracking table if needed, plans from every row, and refuses
+ * (STRATA_EREFUSED, nothing applied) when any
  * migration is modified, missing, dirty, out of order (unless allowed) or
  * has a script that cannot run. Each migration runs in its own transaction
  * with its tracking row; a `-- strata:no-transaction` script runs statement by
@@ -561,8 +565,9 @@ STRATA_EXTERN STRATA_WARN_UNUSED int strata_new(strata_report **out, strata *db,
 /*
  * Readiness, for probes and deploy gates: is the database at the version
  * the source describes? Takes no lock and writes nothing (a missing
- * database file or tracking table reads as nothing applied), and hashes
- * nothing for embedded sources. Returns STRATA_OK when every migration is
+ * database file or tracking table reads as nothing applied); for an
+ * embedded set it reads no script, and an up-to-date database answers with
+ * one digest of its tracking rows. Returns STRATA_OK when every migration is
  * applied and none is modified, missing or dirty; otherwise
  * STRATA_EREFUSED with the reason (STRATA_REASON_PENDING, _MODIFIED, ...)
  * and the first migration concerned in the error record.
