@@ -111,7 +111,6 @@ int strata__rows_load(strata__rows *out, strata *db, strata__order order)
 
 typedef struct state_ctx {
     strata__state_hash hash; /* rows hashed here as they stream by */
-    char *digest;            /* or the database's digest lands here */
     int bad;
 } state_ctx;
 
@@ -126,52 +125,30 @@ static int state_row_cb(void *payload, int ncols, const char *const *v)
     return 1;
 }
 
-static int state_digest_cb(void *payload, int ncols, const char *const *v)
-{
-    state_ctx *c = payload;
-    if (ncols == 1 && v[0] != NULL && strlen(v[0]) == 64)
-        memcpy(c->digest, v[0], 65);
-    else
-        c->bad = 1;
-    return 1;
-}
-
 int strata__rows_state(strata *db, char out[65])
 {
-    state_ctx c = {.digest = out};
+    if (db->driver->state_digest != NULL)
+        return db->driver->state_digest(db, db->drv, out);
+    state_ctx c = {.bad = 0};
     strata__state_hash_init(&c.hash);
-    strata__state_hash_end(&c.hash, out); /* no rows, until shown otherwise */
     int exists = db->driver->table_exists(db, db->drv, db->table);
-    if (exists <= 0)
+    if (exists < 0)
         return exists;
     const char *params[] = {db->module};
-    const char *expr = db->driver->state_digest_sql;
-    int rc;
-    strata__state_hash_init(&c.hash);
-    if (expr != NULL) {
-        char *fmt =
-            strata__sprintf("SELECT %s FROM %%s WHERE module = ?", expr);
-        if (fmt == NULL)
-            return strata__err_nomem(&db->err);
-        out[0] = '\0';
-        rc = run(db, fmt, db->table, 1, params, state_digest_cb, &c);
-        free(fmt);
-        c.bad |= out[0] == '\0';
-    } else {
-        /* The primary key (module, version) hands the rows over in byte
-         * order of version, as the digest wants them. */
-        rc = run(db,
-                 "SELECT version, checksum, state FROM %s WHERE module = ? "
-                 "ORDER BY version",
-                 db->table, 1, params, state_row_cb, &c);
-        if (rc == STRATA_OK)
-            strata__state_hash_end(&c.hash, out);
-    }
+    /* The primary key (module, version) hands the rows over in byte order
+     * of version, as the digest wants them. */
+    int rc = exists == 0 ? STRATA_OK
+                         : run(db,
+                               "SELECT version, checksum, state FROM %s WHERE "
+                               "module = ? ORDER BY version",
+                               db->table, 1, params, state_row_cb, &c);
     if (rc == STRATA_OK && c.bad)
         rc = strata__err_set(&db->err, STRATA_EFAILED, STRATA_REASON_NONE,
                              "the tracking table %s holds a row strata "
                              "cannot read",
                              db->table);
+    if (rc == STRATA_OK)
+        strata__state_hash_end(&c.hash, out);
     return rc;
 }
 

@@ -102,11 +102,12 @@ typedef struct strata__driver {
      * may send the script and its bookkeeping together. */
     const char *elapsed_ms_sql;
 
-    /* An SQL aggregate over the tracking table's columns version, checksum
-     * and state that yields their state digest (strata__state_hash) as 64
-     * hex digits, or NULL to hash the rows as they are read. With it, an
-     * up-to-date start reads one value however many migrations there are. */
-    const char *state_digest_sql;
+    /* Optional: the state digest (strata__state_hash) of this module's
+     * tracking rows, computed by the database, into out; a missing table
+     * (or schema) counts as no rows. NULL: the engine hashes the rows as
+     * it reads them. With it, an up-to-date start reads one value however
+     * many migrations there are. */
+    int (*state_digest)(strata *db, void *st, char out[65]);
 } strata__driver;
 
 /* registry.c: the driver for a URL's scheme, or NULL. Fills url. */

@@ -10,9 +10,9 @@
  * bookkeeping go out together in one libpq pipeline when the engine commits,
  * and the execution time is measured by the server (elapsed_ms_sql). So a
  * migration costs one round trip. A no-op `up` takes no lock and costs
- * two: learn() (the schema, and whether the tracking tables exist) and the
- * digest of the tracking rows (state_digest_sql), one value whatever their
- * number. A run with work adds the lock (learn() again, with
+ * one, as `psql -c 'select 1'` does: the digest of the tracking rows
+ * (pg_state_digest), one value whatever their number. A run with work adds
+ * the lock (learn(): the schema, whether the tracking tables exist, and
  * pg_try_advisory_lock), the rows read under it, and the unlock. A
  * long script is flushed in chunks so that neither side's socket buffer can
  * fill and stall the other.
@@ -577,20 +577,30 @@ static int holder_cb(void *payload, int ncols, const char *const *v)
  * Every try asks again, since the holder may have created them meanwhile. */
 static int learn(strata *db, pg_state *st, const char *key, lock_answer *a)
 {
-    char *qt = qualify(db, st, db->table);
-    char *qh = qualify(db, st, db->history_table);
-    int rc = (qt && qh) ? STRATA_OK : strata__err_nomem(&db->err);
-    const char *params[] = {key, qt, qh};
+    /* The tables are looked for where the engine's SQL will reach them: in
+     * the configured schema, else in current_schema(), which the server
+     * knows before this answer tells us. An unqualified name would find a
+     * table of the same name in a later schema of the search_path. */
+    char *qs = db->schema ? strata__quote_ident(db->schema) : NULL;
+    char *qt = strata__quote_ident(db->table);
+    char *qh = strata__quote_ident(db->history_table);
+    int rc = (qt && qh && (qs || !db->schema)) ? STRATA_OK
+                                               : strata__err_nomem(&db->err);
+    const char *params[] = {key, qt, qh, qs};
     if (rc == STRATA_OK)
         rc = run_now(
             db, st,
             key != NULL ? "SELECT pg_try_advisory_lock(?::bigint), "
-                          "current_schema(), to_regclass(?) IS NOT NULL, "
-                          "to_regclass(?) IS NOT NULL"
-                        : "SELECT NULL, current_schema(), "
-                          "to_regclass(?) IS NOT NULL, "
-                          "to_regclass(?) IS NOT NULL",
-            key != NULL ? 3 : 2, key != NULL ? params : params + 1, lock_cb, a);
+                          "current_schema(), to_regclass(s || '.' || ?) IS "
+                          "NOT NULL, to_regclass(s || '.' || ?) IS NOT NULL "
+                          "FROM (SELECT coalesce(?, "
+                          "quote_ident(current_schema())) AS s) AS target"
+                        : "SELECT NULL, current_schema(), to_regclass(s || "
+                          "'.' || ?) IS NOT NULL, to_regclass(s || '.' || ?) "
+                          "IS NOT NULL FROM (SELECT coalesce(?, "
+                          "quote_ident(current_schema())) AS s) AS target",
+            key != NULL ? 4 : 3, key != NULL ? params : params + 1, lock_cb, a);
+    free(qs);
     free(qt);
     free(qh);
     if (rc != STRATA_OK)
@@ -962,6 +972,71 @@ static int pg_exec_script(strata *db, void *vst, const strata__script *sc)
 /* ------------------------------------------------------------------------ */
 /* Tracking tables */
 
+typedef struct digest_answer {
+    char *out;
+    int bad;
+} digest_answer;
+
+static int digest_cb(void *payload, int ncols, const char *const *v)
+{
+    digest_answer *a = payload;
+    if (ncols != 1 || v[0] == NULL)
+        return 1; /* no table: the digest of no rows stands */
+    /* <row ...>\n  <d>64 hex digits</d>\n</row> */
+    const char *d = strstr(v[0], "<d>");
+    if (d == NULL || strspn(d + 3, "0123456789abcdef") != 64 ||
+        strncmp(d + 67, "</d>", 4) != 0) {
+        a->bad = 1;
+        return 1;
+    }
+    memcpy(a->out, d + 3, 64);
+    a->out[64] = '\0';
+    return 1;
+}
+
+/* One statement, so one round trip, and no error in the server's log when
+ * the table does not exist yet: the digest query runs through
+ * query_to_xml() only once to_regclass() has found the table. The table is
+ * the one learn() would find: in the configured schema, else in
+ * current_schema(). sha256() needs PostgreSQL 11; COLLATE "C" orders by
+ * bytes, as the engine does, and the text is ASCII, so convert_to()
+ * changes nothing. */
+static int pg_state_digest(strata *db, void *vst, char out[65])
+{
+    pg_state *st = vst;
+    static const char digest_sql[] =
+        "encode(sha256(convert_to(coalesce(string_agg(version || ' ' || "
+        "checksum || ' ' || state || chr(10), '' ORDER BY version COLLATE "
+        "\"C\"), ''), 'UTF8')), 'hex')";
+    char *qs = db->schema ? strata__quote_ident(db->schema) : NULL;
+    char *qn = strata__quote_ident(db->table);
+    if (qn == NULL || (db->schema != NULL && qs == NULL)) {
+        free(qs);
+        free(qn);
+        return strata__err_nomem(&db->err);
+    }
+    const char *params[] = {digest_sql, db->module, qs, qn};
+    strata__state_hash h;
+    strata__state_hash_init(&h);
+    strata__state_hash_end(&h, out);
+    digest_answer a = {out, 0};
+    int rc = run_now(
+        db, st,
+        "SELECT CASE WHEN to_regclass(t) IS NOT NULL THEN query_to_xml("
+        "format('SELECT %s AS d FROM %s WHERE module = %L', ?::text, t, "
+        "?::text), false, true, '')::text END FROM (SELECT coalesce(?, "
+        "quote_ident(current_schema())) || '.' || ? AS t) AS target",
+        4, params, digest_cb, &a);
+    free(qs);
+    free(qn);
+    if (rc == STRATA_OK && a.bad)
+        rc = strata__err_set(&db->err, STRATA_EFAILED, STRATA_REASON_NONE,
+                             "the digest of the tracking table %s came "
+                             "back malformed",
+                             db->table);
+    return rc;
+}
+
 static int pg_table_exists(strata *db, void *vst, const char *name)
 {
     pg_state *st = vst;
@@ -1085,10 +1160,5 @@ const strata__driver strata__driver_postgres = {
     .current_schema = pg_current_schema,
     .elapsed_ms_sql =
         "(extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint",
-    /* sha256() needs PostgreSQL 11. COLLATE "C" orders by bytes, as the
-     * engine does; the text is ASCII, so convert_to() changes nothing. */
-    .state_digest_sql =
-        "encode(sha256(convert_to(coalesce(string_agg(version || ' ' || "
-        "checksum || ' ' || state || chr(10), '' ORDER BY version COLLATE "
-        "\"C\"), ''), 'UTF8')), 'hex')",
+    .state_digest = pg_state_digest,
 };

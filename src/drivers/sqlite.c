@@ -759,5 +759,5 @@ const strata__driver strata__driver_sqlite = {
     .qualify = sqlite_qualify,
     .current_schema = sqlite_current_schema,
     .elapsed_ms_sql = NULL,
-    .state_digest_sql = NULL, /* no SHA-256 in SQL; rows are local anyway */
+    .state_digest = NULL, /* no SHA-256 in SQL; the rows are local anyway */
 };

@@ -179,4 +179,18 @@ assert_exit 0 "$STRATA" -d "$DBURL" -m "$MA" --module alpha --schema tenant_m up
 assert_eq "module + schema: a separate tracking table in that schema" "alpha|1 alpha|2" \
     "$(q "SELECT string_agg(module || '|' || version, ' ' ORDER BY version) FROM tenant_m.strata_migrations")"
 
+# The tracking table is the one in current_schema(), also for the look
+# without the lock that answers a no-op: with search_path "tenant_c,
+# tenant_m", tenant_m's up-to-date tables are visible unqualified, but they
+# are not this run's, which starts from nothing in tenant_c.
+q "CREATE SCHEMA tenant_c" >/dev/null
+PATHURL="$DBURL&options=-csearch_path%3Dtenant_c,tenant_m"
+assert_exit 3 "$STRATA" -d "$PATHURL" -m "$MA" --module alpha status --check
+assert_exit 0 "$STRATA" -d "$PATHURL" -m "$MA" --module alpha up
+assert_eq "search_path: applied in current_schema()" "applied 1 a1
+applied 2 a2" "$(strip_ms)"
+assert_eq "search_path: tracking rows in tenant_c" "alpha|1 alpha|2" \
+    "$(q "SELECT string_agg(module || '|' || version, ' ' ORDER BY version) FROM tenant_c.strata_migrations")"
+assert_exit 0 "$STRATA" -d "$PATHURL" -m "$MA" --module alpha status --check
+
 finish
