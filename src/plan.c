@@ -50,8 +50,9 @@ static int version_bytes_cmp(const void *a, const void *b)
 
 int strata__migrations_state(const strata__migrations *m, char out[65])
 {
-    /* Zero-padded versions are in byte order already; others are sorted
-     * by pointer, leaving the source in its own order. */
+    /* Canonical versions have no leading zeros, so from "10" on the
+     * source's order is not byte order: pointers are sorted, the source
+     * stays as it is. */
     const strata__migration **by_bytes =
         malloc((m->count + 1) * sizeof *by_bytes);
     if (by_bytes == NULL)
