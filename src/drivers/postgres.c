@@ -575,34 +575,54 @@ static int holder_cb(void *payload, int ncols, const char *const *v)
 /* Learns, in one round trip, what the plan needs: the current schema and
  * whether the tracking tables exist; with `key`, it also tries the lock.
  * Every try asks again, since the holder may have created them meanwhile. */
+/* Where the engine's SQL reaches the tracking tables: in the configured
+ * schema, else in current_schema(), which the server works out in the same
+ * statement (`s` below; its parameter is the quoted schema or NULL). An
+ * unqualified name would find a table of the same name in a later schema
+ * of the search_path. */
+#define TRACKING_SCHEMA                                                        \
+    " FROM (SELECT coalesce(?, quote_ident(current_schema())) AS s) AS target"
+
+typedef struct tracking_names {
+    char *schema; /* quoted, or NULL for current_schema() */
+    char *table, *history;
+} tracking_names;
+
+static void tracking_names_free(tracking_names *n)
+{
+    free(n->schema);
+    free(n->table);
+    free(n->history);
+}
+
+static int tracking_names_quote(strata *db, tracking_names *n)
+{
+    n->schema = db->schema ? strata__quote_ident(db->schema) : NULL;
+    n->table = strata__quote_ident(db->table);
+    n->history = strata__quote_ident(db->history_table);
+    if (n->table && n->history && (n->schema || !db->schema))
+        return STRATA_OK;
+    tracking_names_free(n);
+    return strata__err_nomem(&db->err);
+}
+
 static int learn(strata *db, pg_state *st, const char *key, lock_answer *a)
 {
-    /* The tables are looked for where the engine's SQL will reach them: in
-     * the configured schema, else in current_schema(), which the server
-     * knows before this answer tells us. An unqualified name would find a
-     * table of the same name in a later schema of the search_path. */
-    char *qs = db->schema ? strata__quote_ident(db->schema) : NULL;
-    char *qt = strata__quote_ident(db->table);
-    char *qh = strata__quote_ident(db->history_table);
-    int rc = (qt && qh && (qs || !db->schema)) ? STRATA_OK
-                                               : strata__err_nomem(&db->err);
-    const char *params[] = {key, qt, qh, qs};
-    if (rc == STRATA_OK)
-        rc = run_now(
-            db, st,
-            key != NULL ? "SELECT pg_try_advisory_lock(?::bigint), "
-                          "current_schema(), to_regclass(s || '.' || ?) IS "
-                          "NOT NULL, to_regclass(s || '.' || ?) IS NOT NULL "
-                          "FROM (SELECT coalesce(?, "
-                          "quote_ident(current_schema())) AS s) AS target"
-                        : "SELECT NULL, current_schema(), to_regclass(s || "
-                          "'.' || ?) IS NOT NULL, to_regclass(s || '.' || ?) "
-                          "IS NOT NULL FROM (SELECT coalesce(?, "
-                          "quote_ident(current_schema())) AS s) AS target",
-            key != NULL ? 4 : 3, key != NULL ? params : params + 1, lock_cb, a);
-    free(qs);
-    free(qt);
-    free(qh);
+#define LEARN_REST                                                             \
+    ", current_schema(), to_regclass(s || '.' || ?) IS NOT NULL, "             \
+    "to_regclass(s || '.' || ?) IS NOT NULL" TRACKING_SCHEMA
+    tracking_names n;
+    int rc = tracking_names_quote(db, &n);
+    if (rc != STRATA_OK)
+        return rc;
+    const char *params[] = {key, n.table, n.history, n.schema};
+    rc = run_now(
+        db, st,
+        key != NULL ? "SELECT pg_try_advisory_lock(?::bigint)" LEARN_REST
+                    : "SELECT NULL" LEARN_REST,
+        key != NULL ? 4 : 3, key != NULL ? params : params + 1, lock_cb, a);
+#undef LEARN_REST
+    tracking_names_free(&n);
     if (rc != STRATA_OK)
         return rc;
     free(st->current_schema);
@@ -996,10 +1016,9 @@ static int digest_cb(void *payload, int ncols, const char *const *v)
 
 /* One statement, so one round trip, and no error in the server's log when
  * the table does not exist yet: the digest query runs through
- * query_to_xml() only once to_regclass() has found the table. The table is
- * the one learn() would find: in the configured schema, else in
- * current_schema(). sha256() needs PostgreSQL 11; COLLATE "C" orders by
- * bytes, as the engine does, and the text is ASCII, so convert_to()
+ * query_to_xml() only once to_regclass() has found the table, where
+ * learn() finds it (TRACKING_SCHEMA). sha256() needs PostgreSQL 11; COLLATE "C"
+ * orders by bytes, as the engine does, and the text is ASCII, so convert_to()
  * changes nothing. */
 static int pg_state_digest(strata *db, void *vst, char out[65])
 {
@@ -1008,27 +1027,22 @@ static int pg_state_digest(strata *db, void *vst, char out[65])
         "encode(sha256(convert_to(coalesce(string_agg(version || ' ' || "
         "checksum || ' ' || state || chr(10), '' ORDER BY version COLLATE "
         "\"C\"), ''), 'UTF8')), 'hex')";
-    char *qs = db->schema ? strata__quote_ident(db->schema) : NULL;
-    char *qn = strata__quote_ident(db->table);
-    if (qn == NULL || (db->schema != NULL && qs == NULL)) {
-        free(qs);
-        free(qn);
-        return strata__err_nomem(&db->err);
-    }
-    const char *params[] = {digest_sql, db->module, qs, qn};
+    tracking_names n;
+    int rc = tracking_names_quote(db, &n);
+    if (rc != STRATA_OK)
+        return rc;
+    const char *params[] = {n.table, digest_sql, n.table, db->module, n.schema};
     strata__state_hash h;
     strata__state_hash_init(&h);
     strata__state_hash_end(&h, out);
     digest_answer a = {out, 0};
-    int rc = run_now(
-        db, st,
-        "SELECT CASE WHEN to_regclass(t) IS NOT NULL THEN query_to_xml("
-        "format('SELECT %s AS d FROM %s WHERE module = %L', ?::text, t, "
-        "?::text), false, true, '')::text END FROM (SELECT coalesce(?, "
-        "quote_ident(current_schema())) || '.' || ? AS t) AS target",
-        4, params, digest_cb, &a);
-    free(qs);
-    free(qn);
+    rc = run_now(db, st,
+                 "SELECT CASE WHEN to_regclass(s || '.' || ?) IS NOT NULL "
+                 "THEN query_to_xml(format('SELECT %s AS d FROM %s.%s WHERE "
+                 "module = %L', ?::text, s, ?::text, ?::text), false, true, "
+                 "'')::text END" TRACKING_SCHEMA,
+                 5, params, digest_cb, &a);
+    tracking_names_free(&n);
     if (rc == STRATA_OK && a.bad)
         rc = strata__err_set(&db->err, STRATA_EFAILED, STRATA_REASON_NONE,
                              "the digest of the tracking table %s came "
@@ -1045,7 +1059,7 @@ static int pg_table_exists(strata *db, void *vst, const char *name)
                                                        : 0;
     /* Under the lock nobody else creates the tracking tables, so what
      * learn() said still holds; without it, another process may have
-     * created them since, so an unlocked read (a no-op up, status) asks
+     * created them since, so an unlocked read (status, current) asks
      * again, for both tables and the schema at once. */
     if (which != 0 && st->known && (st->locked || st->in_tx))
         return which == 1 ? st->table_exists : st->history_exists;
