@@ -5,7 +5,8 @@
 #   BENCH_FULL=1 bench/run.sh       also N = 10,000 (long: see README.md)
 #
 # See bench/README.md for what is measured and how. Writes
-# bench/results/{RESULTS.md,results.tsv,plot.png}; scratch files go to
+# bench/results/{RESULTS.md,results.tsv,plot.png} (or $BENCH_OUT/...);
+# $CC, which may carry flags, builds the C helpers; scratch files go to
 # $BENCH_WORK (default bench/.work, on the same disk as the repository, so
 # that SQLite's fsyncs are real).
 set -euo pipefail
@@ -26,7 +27,7 @@ fi
 STRATA=${STRATA:-$ROOT/build/strata}
 LIBDIR=${LIBDIR:-$ROOT/build/src}
 WORK=${BENCH_WORK:-$BENCH/.work}
-OUT=$BENCH/results
+OUT=${BENCH_OUT:-$BENCH/results}
 NS=${BENCH_NS:-"100 1000"}
 [ "${BENCH_FULL:-0}" = 1 ] && NS=${BENCH_NS:-"100 1000 10000"}
 NOOP_RUNS=${BENCH_NOOP_RUNS:-15}
@@ -71,7 +72,7 @@ fi
 PSQL=${STRATA_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)}/psql
 [ -x "$PSQL" ] || die "no psql binary under /usr/lib/postgresql/*/bin"
 SQLITE3=$(command -v sqlite3) || die "sqlite3 is not installed"
-CC=${CC:-cc}
+read -r -a CC <<<"${CC:-cc}"
 
 mkdir -p "$WORK" "$OUT"
 WORK=$(cd "$WORK" && pwd)
@@ -166,10 +167,10 @@ peak_kb() {
 build_helpers() {
     local d=$WORK/n$1
     "$STRATA" embed "$d/migrations" -o "$d/embedded.c" --quiet
-    "$CC" -O2 -c -o "$d/embedded.o" -I"$ROOT/include" "$d/embedded.c"
+    "${CC[@]}" -O2 -c -o "$d/embedded.o" -I"$ROOT/include" "$d/embedded.c"
     local p
     for p in noop_embedded inproc; do
-        "$CC" -O2 -std=c11 -Wall -Wextra -I"$ROOT/include" -o "$d/$p" \
+        "${CC[@]}" -O2 -std=c11 -Wall -Wextra -I"$ROOT/include" -o "$d/$p" \
             "$BENCH/$p.c" "$d/embedded.o" -L"$LIBDIR" -lstrata \
             -Wl,-rpath,"$LIBDIR"
     done
@@ -196,7 +197,9 @@ sends() {
         END { print conn + 0, q + 0, term + 0 }' "$1"
 }
 traced_sends() {
-    strace -f -qq -e trace=connect,sendto,sendmsg,write -o "$WORK/.trace" \
+    # LeakSanitizer cannot run under ptrace: off for a sanitized build.
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+        strace -f -qq -e trace=connect,sendto,sendmsg,write -o "$WORK/.trace" \
         "$@" >/dev/null 2>&1 || die "failed under strace: $*"
     sends "$WORK/.trace"
 }

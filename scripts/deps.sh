@@ -6,7 +6,7 @@ set -eu
 pkgs="gcc g++ make meson ninja-build pkg-config libsqlite3-dev sqlite3 nettle-dev libssl-dev
 libjansson-dev libunistring-dev libcriterion-dev clang-format
 libpq-dev libpg-query-dev postgresql libmicrohttpd-dev curl clang
-libclang-rt-14-dev valgrind strace"
+libclang-rt-14-dev valgrind strace time gnuplot-nox"
 if [ "${1:-}" = "--dev" ]; then
     pkgs="$pkgs gdb"
 fi

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# bench.sh - `make bench` keeps working: bench/run.sh on a small workload
+# (N = 20, few repetitions) against this server and the built strata, into
+# a directory of its own. Checks the report, not the timings: every table
+# and figure is there, the plot is drawn, and the round-trip table shows a
+# no-op up costing what `psql -c 'select 1'` costs.
+. "$(dirname "$0")/pglib.sh"
+use_cc
+
+OUTDIR=$TMP/results
+results_sum() { find "$SRC/bench/results" -type f -exec md5sum {} + 2>/dev/null | sort; }
+before=$(results_sum)
+CHECK="bench/run.sh, N = 20" assert_exit 0 env \
+    BENCH_NS=20 BENCH_NOOP_RUNS=3 BENCH_INPROC_K=5 BENCH_APPLY_RUNS_BIG=2 \
+    BENCH_WORK="$TMP/work" BENCH_OUT="$OUTDIR" \
+    STRATA="$STRATA" LIBDIR="$LIBDIR" CC="${CC_ARGS[*]} ${CF_ARGS[*]}" \
+    "$SRC/bench/run.sh"
+R=$(cat "$OUTDIR/RESULTS.md" 2>/dev/null)
+for backend in SQLite PostgreSQL; do
+    assert_contains "bench: a $backend section" "$R" "## $backend"
+done
+for measure in "fresh apply" "no-op up (directory)" "no-op up (embedded)" \
+    "status" "in-process \`strata_up\` on an open handle"; do
+    assert_eq "bench: '$measure' for both databases" "2" \
+        "$(printf '%s\n' "$R" | grep -c "^| 20 | $measure")"
+done
+assert_contains "bench: the targets" "$R" "## Targets"
+if strace -f -o /dev/null true 2>/dev/null; then
+    assert_contains "bench: round trips, one query like psql's" "$R" \
+        "| 20 | 1 | 3+1+1 | 3+1+1 | 3+1+1 |"
+fi
+assert_eq "bench: every figure in results.tsv has a median" "" \
+    "$(awk -F'\t' 'NR > 1 && $5 == "" { print }' "$OUTDIR/results.tsv")"
+assert_eq "bench: the plot is a PNG" "PNG" \
+    "$(head -c 4 "$OUTDIR/plot.png" 2>/dev/null | tail -c 3)"
+assert_eq "bench: the repository's results are left alone" "$before" \
+    "$(results_sum)"
+
+finish
