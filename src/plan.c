@@ -99,8 +99,6 @@ int strata__plan_look(strata__plan *p, strata *db, int *up, const char **head)
         return rc;
     }
     *up = strcmp(want, have) == 0;
-    if (*up && db->driver->state_matched != NULL)
-        db->driver->state_matched(db, db->drv);
     return STRATA_OK;
 }
 
