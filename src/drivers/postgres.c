@@ -63,9 +63,8 @@ typedef struct pg_state {
     int known; /* learn() told the schema and whether the tables exist */
     int table_exists, history_exists;
     int digest_ready;  /* the digest cache and its trigger are in place */
-    int look_store;    /* the last look computed the digest from the rows
-                          and may store it (pg_state_matched) */
-    int look_ready;    /* and found the cache in place */
+    int look_store;    /* the last look computed the digest from the rows,
+                          found the cache in place and may refill it */
     char *look_schema; /* and this current_schema() */
     int in_tx;         /* between begin and commit/rollback */
     queued *queue;
@@ -1094,10 +1093,11 @@ static int pg_state_digest(strata *db, void *vst, char out[65])
                              "the digest of the tracking table %s came "
                              "back malformed",
                              db->table);
-    if (rc == STRATA_OK && a.table && !a.cached && a.writable &&
+    /* Creating the cache is DDL, left to runs that hold the lock: a start
+     * only refills a cache that is in place. */
+    if (rc == STRATA_OK && a.table && !a.cached && a.ready && a.writable &&
         a.schema != NULL) {
         st->look_store = 1;
-        st->look_ready = a.ready;
         free(st->look_schema);
         st->look_schema = a.schema;
         a.schema = NULL;
@@ -1110,7 +1110,8 @@ static int pg_state_digest(strata *db, void *vst, char out[65])
  * first unless `ready`, so that the next start reads one row however many
  * migrations there are; `schema` is the tracking table's. It runs at the
  * end of every locked run and after a look that computed the digest from
- * the rows and found the database up to date (pg_state_matched), in a
+ * the rows, found the cache in place and the database up to date
+ * (pg_state_matched), in a
  * transaction of its own; the SHARE lock on the tracking table makes it
  * safe without the migration lock. It is best effort: the cache only saves
  * time, so a failure (no right to create a trigger, a lock another session
@@ -1170,8 +1171,7 @@ static void pg_state_matched(strata *db, void *vst)
 {
     pg_state *st = vst;
     if (st->look_store)
-        store_digest(db, st, db->schema ? db->schema : st->look_schema,
-                     st->look_ready);
+        store_digest(db, st, db->schema ? db->schema : st->look_schema, 1);
     st->look_store = 0;
 }
 

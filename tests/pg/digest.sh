@@ -2,7 +2,8 @@
 # digest.sh - the digest cache on PostgreSQL: a no-op start reads one cached
 # value instead of digesting every tracking row, and the cache is either
 # absent or right. Covers what creates and fills it (a run, a start that
-# found the database up to date, an older database without it), what
+# found the database up to date and the cache in place, an older database
+# without it), what
 # empties it (strata's runs, hand edits in every form the trigger sees,
 # another module's run), when it is not trusted (trigger missing or
 # disabled), where it is never written (read-only sessions, names too long)
@@ -92,8 +93,12 @@ assert_eq "the run enables the trigger ALWAYS again" "A" "$(trigger_state)"
 assert_eq "and stores the digest" "default=$(rows_digest)" "$(cached)"
 q "ALTER TABLE strata_migrations ENABLE TRIGGER strata_digest_invalidate" >/dev/null
 assert_exit 0 st up
-assert_eq "a trigger enabled only for origin sessions is made ALWAYS again" \
-    "A" "$(trigger_state)"
+assert_eq "a trigger enabled for origin sessions only: still up to date" \
+    "already up to date" "$OUT"
+assert_eq "a start leaves the DDL to runs that hold the lock" "O" \
+    "$(trigger_state)"
+assert_exit 0 st up --to 3
+assert_eq "a run under the lock makes it ALWAYS again" "A" "$(trigger_state)"
 
 # ============================================================ an older database
 # A database migrated before the cache existed: tables only.
@@ -101,8 +106,11 @@ q "DROP TRIGGER strata_digest_invalidate ON strata_migrations;
    DROP FUNCTION strata_digest_invalidate(); DROP TABLE strata_migrations_digest" >/dev/null
 assert_exit 0 st up
 assert_eq "older database: up to date" "already up to date" "$OUT"
-assert_eq "older database: the start created the cache" "A" "$(trigger_state)"
-assert_eq "older database: and filled it" "default=$(rows_digest)" "$(cached)"
+assert_eq "older database: a start creates nothing" "none" "$(trigger_state)"
+assert_exit 0 st up --to 3
+assert_eq "older database: a run under the lock creates the cache" "A" \
+    "$(trigger_state)"
+assert_eq "older database: and fills it" "default=$(rows_digest)" "$(cached)"
 q "DELETE FROM strata_migrations_digest" >/dev/null
 assert_exit 0 st status --check
 assert_eq "status --check writes nothing" "" "$(cached)"
