@@ -46,7 +46,7 @@ int strata__pg_digest_name(const char *table, char out[64])
     return 1;
 }
 
-void strata__pg_digest_free(char **stmts)
+static void free_all(char **stmts)
 {
     if (stmts == NULL)
         return;
@@ -95,7 +95,7 @@ char **strata__pg_digest_store(const char *schema, const char *table,
         cache, table);
 #undef ADD
     if (!ok) {
-        strata__pg_digest_free(out);
+        free_all(out);
         return NULL;
     }
     return out;

@@ -68,12 +68,9 @@ extern const char strata__pg_digest_look[];
  * change committed before it and keeps out changes until it commits, so no
  * change can slip between the digest and the stored row.
  *
- * Returns a NULL-terminated array of malloc'ed strings (free with
- * strata__pg_digest_free), or NULL when out of memory. */
+ * Returns a NULL-terminated array of malloc'ed strings (the caller frees
+ * each and the array), or NULL when out of memory. */
 char **strata__pg_digest_store(const char *schema, const char *table,
                                const char *cache, int create);
-
-/* Frees what strata__pg_digest_store returned; NULL is fine. */
-void strata__pg_digest_free(char **stmts);
 
 #endif /* STRATA_DRIVERS_PG_DIGEST_H */

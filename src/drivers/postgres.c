@@ -1152,18 +1152,20 @@ static void store_digest(strata *db, pg_state *st, const char *schema,
     if (rc == STRATA_OK && !ready)
         rc = enqueue_text(db, st, lock);
     const char *module = db->module;
-    for (size_t i = 0; rc == STRATA_OK && stmts[i] != NULL; i++) {
-        int last = stmts[i + 1] == NULL;
-        rc = enqueue(db, st, stmts[i], last ? 1 : 0, &module, NULL);
-        stmts[i] = NULL; /* enqueue took it */
-    }
+    size_t n = 0, i = 0;
+    while (stmts[n] != NULL)
+        n++;
+    for (; rc == STRATA_OK && i < n; i++) /* enqueue takes each one */
+        rc = enqueue(db, st, stmts[i], i + 1 == n ? 1 : 0, &module, NULL);
+    for (; i < n; i++)
+        free(stmts[i]);
+    free(stmts);
     if (rc == STRATA_OK)
         rc = pg_commit(db, st);
     if (rc != STRATA_OK)
         pg_rollback(db, st);
     else
         st->digest_ready = 1;
-    strata__pg_digest_free(stmts);
     db->err = saved;
 }
 
