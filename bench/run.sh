@@ -30,7 +30,7 @@ WORK=${BENCH_WORK:-$BENCH/.work}
 OUT=${BENCH_OUT:-$BENCH/results}
 NS=${BENCH_NS:-"100 1000"}
 [ "${BENCH_FULL:-0}" = 1 ] && NS=${BENCH_NS:-"100 1000 10000"}
-NOOP_RUNS=${BENCH_NOOP_RUNS:-31}
+NOOP_RUNS=${BENCH_NOOP_RUNS:-15}
 INPROC_K=${BENCH_INPROC_K:-200}
 # Fresh apply is timed up to this N. Above it (N = 10,000: on a busy disk one
 # SQLite apply can take tens of minutes, times two tools) the up-to-date
