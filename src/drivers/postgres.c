@@ -503,12 +503,10 @@ out:
  * (schema "" when none is given), as a signed bigint. The database is
  * implicit: advisory locks are per database.
  */
-static long long lock_key(const strata *db)
+static long long fnv_key(const char *const *parts, size_t n)
 {
     uint64_t h = 1469598103934665603ull;
-    const char *parts[] = {"strata", db->schema ? db->schema : "", db->table,
-                           db->module};
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < n; i++) {
         for (const char *p = parts[i];; p++) {
             h = (h ^ (unsigned char)*p) * 1099511628211ull;
             if (*p == '\0')
@@ -516,6 +514,22 @@ static long long lock_key(const strata *db)
         }
     }
     return (long long)h;
+}
+
+static long long lock_key(const strata *db)
+{
+    const char *parts[] = {"strata", db->schema ? db->schema : "", db->table,
+                           db->module};
+    return fnv_key(parts, 4);
+}
+
+/* The transaction lock that serialises creating the tracking tables:
+ * modules share them, so it leaves the module out. */
+static long long tables_key(const strata *db)
+{
+    const char *parts[] = {"strata tables", db->schema ? db->schema : "",
+                           db->table};
+    return fnv_key(parts, 3);
 }
 
 /* "schema"."name": the schema given, else the one the connection started
@@ -1099,7 +1113,7 @@ static int pg_ensure_tables(strata *db, void *vst, const char *table,
      * is serialised by a transaction lock of its own. */
     char key[64];
     snprintf(key, sizeof key, "SELECT pg_advisory_xact_lock(%lld)",
-             lock_key(db) ^ 0x5a5a5a5a5a5a5a5all);
+             tables_key(db));
     rc = enqueue_text(db, st, key);
     if (rc == STRATA_OK && qs != NULL) {
         sql = strata__sprintf("CREATE SCHEMA IF NOT EXISTS %s", qs);

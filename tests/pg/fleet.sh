@@ -352,4 +352,29 @@ assert_eq "cic: both migrations applied once" "1,2|2" \
                  (SELECT count(*) FROM strata_migrations_history)
           FROM strata_migrations WHERE state = 'applied'")"
 
+# --- modules: first runs at once on a fresh database ------------------------
+# Modules share the tracking tables but not the migration lock; creating
+# the tables is serialised by a lock of its own, so every module's first
+# run succeeds instead of colliding in CREATE TABLE IF NOT EXISTS.
+for round in 1 2 3; do
+    new_db
+    MD=$TMP/modules$round
+    for k in $(seq 1 8); do
+        put "$MD/m$k/001_t$k.up.sql" "CREATE TABLE m${k}_t(id int);\n"
+    done
+    pids=()
+    for k in $(seq 1 8); do
+        "$STRATA" -q -d "$DBURL" -m "$MD/m$k" --module "m$k" up \
+            >"$MD/out.$k" 2>"$MD/err.$k" &
+        pids+=($!)
+    done
+    bad=""
+    for k in $(seq 1 8); do
+        wait "${pids[$((k - 1))]}" || bad="$bad [m$k: $(head -c 300 "$MD/err.$k")]"
+    done
+    assert_empty "modules round $round: 8 first runs at once all exit 0" "$bad"
+    assert_eq "modules round $round: one row per module" "8" \
+        "$(q "SELECT count(DISTINCT module) FROM strata_migrations WHERE state = 'applied'")"
+done
+
 finish
