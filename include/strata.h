@@ -489,11 +489,11 @@ STRATA_EXTERN void strata_report_free(strata_report *report);
  * source (see strata_embedded). If they do, that is the answer and nothing
  * else happens. Otherwise it takes the migration lock for the whole run,
  * creates the tracking table if needed, plans from every row, and refuses
- * (STRATA_EREFUSED, nothing applied) when any
- * migration is modified, missing, dirty, out of order (unless allowed) or
- * has a script that cannot run. Each migration runs in its own transaction
- * with its tracking row; a `-- strata:no-transaction` script runs statement by
- * statement and its row stays dirty until the last statement succeeds.
+ * (STRATA_EREFUSED, nothing applied) when any migration is modified,
+ * missing, dirty, out of order (unless allowed) or has a script that cannot
+ * run. Each migration runs in its own transaction with its tracking row; a
+ * `-- strata:no-transaction` script runs statement by statement and its row
+ * stays dirty until the last statement succeeds.
  *
  * *out receives a report of what was applied, also when a later migration
  * fails (STRATA_EFAILED: the failed one left no trace) or when nothing was

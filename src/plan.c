@@ -400,12 +400,17 @@ static int mark_irreversible(strata *db, strata__plan *p)
 
 /* What status, validate and check begin with: a handle with a database
  * and a source, and the plan read without the lock. */
-static int read_plan(strata__plan *p, strata *db)
+/* What every read of the plan needs first: a database and a source. */
+static int plan_inputs(strata *db)
 {
     strata__err_clear(&db->err);
     int rc = strata__require_db(db);
-    if (rc == STRATA_OK)
-        rc = strata__require_source(db);
+    return rc == STRATA_OK ? strata__require_source(db) : rc;
+}
+
+static int read_plan(strata__plan *p, strata *db)
+{
+    int rc = plan_inputs(db);
     return rc == STRATA_OK ? strata__plan_load(p, db) : rc;
 }
 
@@ -505,10 +510,7 @@ int strata_current(char **out, strata *db)
 int strata_check(strata *db)
 {
     strata__plan p;
-    strata__err_clear(&db->err);
-    int rc = strata__require_db(db);
-    if (rc == STRATA_OK)
-        rc = strata__require_source(db);
+    int rc = plan_inputs(db);
     int up = 0;
     const char *head;
     if (rc == STRATA_OK)

@@ -586,9 +586,6 @@ static int holder_cb(void *payload, int ncols, const char *const *v)
     return 1;
 }
 
-/* Learns, in one round trip, what the plan needs: the current schema and
- * whether the tracking tables exist; with `key`, it also tries the lock.
- * Every try asks again, since the holder may have created them meanwhile. */
 /* Where the engine's SQL reaches the tracking tables: in the configured
  * schema, else in current_schema(), which the server works out in the same
  * statement (`s` below; its parameter is the quoted schema or NULL). An
@@ -620,6 +617,9 @@ static int tracking_names_quote(strata *db, tracking_names *n)
     return strata__err_nomem(&db->err);
 }
 
+/* Learns, in one round trip, what the plan needs: the current schema and
+ * whether the tracking tables exist; with `key`, it also tries the lock.
+ * Every try asks again, since the holder may have created them meanwhile. */
 static int learn(strata *db, pg_state *st, const char *key, lock_answer *a)
 {
 #define LEARN_REST                                                             \
