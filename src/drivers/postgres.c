@@ -27,6 +27,7 @@
  * does not leak into the next one: each transaction starts with RESET ALL.
  */
 #include "driver.h"
+#include "pg_digest.h"
 #include "pgsql.h"
 
 #define STRATA__LIBPQ_CALLS
@@ -61,7 +62,11 @@ typedef struct pg_state {
     long long lock_key;
     int known; /* learn() told the schema and whether the tables exist */
     int table_exists, history_exists;
-    int in_tx; /* between begin and commit/rollback */
+    int digest_ready;  /* the digest cache table exists */
+    int look_store;    /* the last look computed the digest from the rows,
+                          found the cache in place and may refill it */
+    char *look_schema; /* and this current_schema() */
+    int in_tx;         /* between begin and commit/rollback */
     queued *queue;
     size_t nqueue, capqueue;
     char **paths; /* script paths the queue points to */
@@ -302,6 +307,7 @@ static void pg_close(void *vst)
         PQfinish(st->conn); /* also releases the session's advisory lock */
     free(st->password);
     free(st->current_schema);
+    free(st->look_schema);
     memset(st, 0, sizeof *st);
 }
 
@@ -523,8 +529,8 @@ static long long lock_key(const strata *db)
     return fnv_key(parts, 4);
 }
 
-/* The transaction lock that serialises creating the tracking tables:
- * modules share them, so it leaves the module out. */
+/* The transaction lock that serialises creating the tracking tables and
+ * the digest cache: modules share them, so it leaves the module out. */
 static long long tables_key(const strata *db)
 {
     const char *parts[] = {"strata tables", db->schema ? db->schema : "",
@@ -554,7 +560,7 @@ static char *pg_qualify(strata *db, void *vst, const char *name)
 }
 
 typedef struct lock_answer {
-    int got, table, history;
+    int got, table, history, digest_ready;
     char *schema;
 } lock_answer;
 
@@ -568,6 +574,8 @@ static int lock_cb(void *payload, int ncols, const char *const *v)
         a->table = v[2] != NULL && v[2][0] == 't';
         a->history = v[3] != NULL && v[3][0] == 't';
     }
+    if (ncols >= 5)
+        a->digest_ready = v[4] != NULL && v[4][0] == 't';
     return 0;
 }
 
@@ -597,6 +605,7 @@ static int holder_cb(void *payload, int ncols, const char *const *v)
 typedef struct tracking_names {
     char *schema; /* quoted, or NULL for current_schema() */
     char *table, *history;
+    char *cache; /* quoted, or NULL when the table's name is too long */
 } tracking_names;
 
 static void tracking_names_free(tracking_names *n)
@@ -604,37 +613,45 @@ static void tracking_names_free(tracking_names *n)
     free(n->schema);
     free(n->table);
     free(n->history);
+    free(n->cache);
 }
 
 static int tracking_names_quote(strata *db, tracking_names *n)
 {
+    char cache[64];
+    int has_cache = strata__pg_digest_name(db->table, cache);
     n->schema = db->schema ? strata__quote_ident(db->schema) : NULL;
     n->table = strata__quote_ident(db->table);
     n->history = strata__quote_ident(db->history_table);
-    if (n->table && n->history && (n->schema || !db->schema))
+    n->cache = has_cache ? strata__quote_ident(cache) : NULL;
+    if (n->table && n->history && (n->schema || !db->schema) &&
+        (n->cache || !has_cache))
         return STRATA_OK;
     tracking_names_free(n);
     return strata__err_nomem(&db->err);
 }
 
 /* Learns, in one round trip, what the plan needs: the current schema and
- * whether the tracking tables exist; with `key`, it also tries the lock.
- * Every try asks again, since the holder may have created them meanwhile. */
+ * whether the tracking tables (and the digest cache) exist; with `key`, it
+ * also tries the lock. Every try asks again, since the holder may have
+ * created them meanwhile. */
 static int learn(strata *db, pg_state *st, const char *key, lock_answer *a)
 {
 #define LEARN_REST                                                             \
     ", current_schema(), to_regclass(s || '.' || ?) IS NOT NULL, "             \
-    "to_regclass(s || '.' || ?) IS NOT NULL" TRACKING_SCHEMA
+    "to_regclass(s || '.' || ?) IS NOT NULL, to_regclass(s || '.' || ?) IS "   \
+    "NOT "                                                                     \
+    "NULL" TRACKING_SCHEMA
     tracking_names n;
     int rc = tracking_names_quote(db, &n);
     if (rc != STRATA_OK)
         return rc;
-    const char *params[] = {key, n.table, n.history, n.schema};
+    const char *params[] = {key, n.table, n.history, n.cache, n.schema};
     rc = run_now(
         db, st,
         key != NULL ? "SELECT pg_try_advisory_lock(?::bigint)" LEARN_REST
                     : "SELECT NULL" LEARN_REST,
-        key != NULL ? 4 : 3, key != NULL ? params : params + 1, lock_cb, a);
+        key != NULL ? 5 : 4, key != NULL ? params : params + 1, lock_cb, a);
 #undef LEARN_REST
     tracking_names_free(&n);
     if (rc != STRATA_OK)
@@ -645,6 +662,7 @@ static int learn(strata *db, pg_state *st, const char *key, lock_answer *a)
     st->known = 1;
     st->table_exists = a->table;
     st->history_exists = a->history;
+    st->digest_ready = a->digest_ready;
     return STRATA_OK;
 }
 
@@ -655,7 +673,7 @@ static int pg_lock(strata *db, void *vst)
         return STRATA_OK;
     char key[32];
     snprintf(key, sizeof key, "%lld", lock_key(db));
-    lock_answer a = {0, 0, 0, NULL};
+    lock_answer a = {0};
     int rc = learn(db, st, key, &a);
     if (rc != STRATA_OK)
         return rc;
@@ -715,6 +733,9 @@ static int pg_lock(strata *db, void *vst)
     return STRATA_OK;
 }
 
+static void store_digest(strata *db, pg_state *st, const char *schema,
+                         int create);
+
 static void pg_unlock(strata *db, void *vst)
 {
     pg_state *st = vst;
@@ -723,6 +744,9 @@ static void pg_unlock(strata *db, void *vst)
     char key[32];
     snprintf(key, sizeof key, "%lld", st->lock_key);
     const char *params[] = {key};
+    if (st->known && st->table_exists)
+        store_digest(db, st, db->schema ? db->schema : st->current_schema,
+                     !st->digest_ready);
     strata__err saved = db->err; /* unlocking must not hide the run's error */
     (void)run_now(db, st, "SELECT pg_advisory_unlock(?::bigint)", 1, params,
                   NULL, NULL);
@@ -1009,60 +1033,153 @@ static int pg_exec_script(strata *db, void *vst, const strata__script *sc)
 typedef struct digest_answer {
     char *out;
     int bad;
+    int table;     /* the tracking table exists */
+    int cached;    /* the digest came from the cache */
+    int may_store; /* this session may write the cache */
+    char *schema;  /* current_schema(), malloc'ed */
 } digest_answer;
 
 static int digest_cb(void *payload, int ncols, const char *const *v)
 {
     digest_answer *a = payload;
-    if (ncols != 1 || v[0] == NULL)
-        return 1; /* no table: the digest of no rows stands */
-    /* <row ...>\n  <d>64 hex digits</d>\n</row> */
-    const char *d = strstr(v[0], "<d>");
-    if (d == NULL || strspn(d + 3, "0123456789abcdef") != 64 ||
-        strncmp(d + 67, "</d>", 4) != 0) {
+    if (ncols != 3) {
         a->bad = 1;
         return 1;
     }
-    memcpy(a->out, d + 3, 64);
+    a->may_store = v[1] != NULL && v[1][0] == 't';
+    a->schema = v[2] != NULL ? strata__strdup(v[2]) : NULL;
+    if (v[0] == NULL)
+        return 1; /* no table: the digest of no rows stands */
+    a->table = 1;
+    /* <row ...>\n  <c or d>64 hex digits</c or d>\n</row> */
+    const char *d = strstr(v[0], "<d>");
+    const char *c = strstr(v[0], "<c>");
+    const char *x = c != NULL ? c : d;
+    if (x == NULL || (c != NULL && d != NULL) ||
+        strspn(x + 3, "0123456789abcdef") != 64 || x[67] != '<' ||
+        x[68] != '/' || x[69] != x[1] || x[70] != '>') {
+        a->bad = 1;
+        return 1;
+    }
+    memcpy(a->out, x + 3, 64);
     a->out[64] = '\0';
+    a->cached = c != NULL;
     return 1;
 }
 
-/* One statement, so one round trip, and no error in the server's log when
- * the table does not exist yet: the digest query runs through
- * query_to_xml() only once to_regclass() has found the table, where
- * learn() finds it (TRACKING_SCHEMA). sha256() needs PostgreSQL 11; COLLATE "C"
- * orders by bytes, as the engine does, and the text is ASCII, so convert_to()
- * changes nothing. */
+/* One statement, so one round trip: the cached digest where the cache
+ * proves it still holds (pg_digest.h), else the digest computed from the
+ * rows, where learn() finds them. What it says about the cache is kept
+ * for pg_state_matched(). */
 static int pg_state_digest(strata *db, void *vst, char out[65])
 {
     pg_state *st = vst;
-    static const char digest_sql[] =
-        "encode(sha256(convert_to(coalesce(string_agg(version || ' ' || "
-        "checksum || ' ' || state || chr(10), '' ORDER BY version COLLATE "
-        "\"C\"), ''), 'UTF8')), 'hex')";
     tracking_names n;
     int rc = tracking_names_quote(db, &n);
     if (rc != STRATA_OK)
         return rc;
-    const char *params[] = {n.table, digest_sql, n.table, db->module, n.schema};
+    const char *params[] = {n.schema, n.table, n.cache, db->module};
     strata__state_hash h;
     strata__state_hash_init(&h);
     strata__state_hash_end(&h, out);
-    digest_answer a = {out, 0};
-    rc = run_now(db, st,
-                 "SELECT CASE WHEN to_regclass(s || '.' || ?) IS NOT NULL "
-                 "THEN query_to_xml(format('SELECT %s AS d FROM %s.%s WHERE "
-                 "module = %L', ?::text, s, ?::text, ?::text), false, true, "
-                 "'')::text END" TRACKING_SCHEMA,
-                 5, params, digest_cb, &a);
+    digest_answer a = {.out = out};
+    st->look_store = 0;
+    rc = run_now(db, st, strata__pg_digest_look, 4, params, digest_cb, &a);
     tracking_names_free(&n);
     if (rc == STRATA_OK && a.bad)
         rc = strata__err_set(&db->err, STRATA_EFAILED, STRATA_REASON_NONE,
                              "the digest of the tracking table %s came "
                              "back malformed",
                              db->table);
+    /* Creating the cache is DDL, left to runs that hold the lock: a start
+     * only refills a cache that is in place. */
+    if (rc == STRATA_OK && a.table && !a.cached && a.may_store &&
+        a.schema != NULL) {
+        st->look_store = 1;
+        free(st->look_schema);
+        st->look_schema = a.schema;
+        a.schema = NULL;
+    }
+    free(a.schema);
     return rc;
+}
+
+/* Stores the digest of this module's rows in the cache, creating the cache
+ * first when `create`, so that the next start checks the rows instead of
+ * digesting them; `schema` is the tracking table's. It runs at the end of
+ * every locked run and after a look that digested the rows and found the
+ * database up to date (pg_state_matched), in a transaction of its own. It
+ * is best effort: the cache only saves time, so a failure (no right to
+ * create a table, a lock on the tracking table held for longer than the
+ * lock_timeout below) costs the next start the digest from the rows, never
+ * the run. */
+static void store_digest(strata *db, pg_state *st, const char *schema,
+                         int create)
+{
+    char cache[64];
+    if (schema == NULL || st->in_tx || PQstatus(st->conn) != CONNECTION_OK ||
+        PQtransactionStatus(st->conn) != PQTRANS_IDLE ||
+        !strata__pg_digest_name(db->table, cache))
+        return;
+    char *qs = strata__quote_ident(schema),
+         *qt = strata__quote_ident(db->table);
+    char *qc = strata__quote_ident(cache);
+    char *ft = qs && qt ? strata__sprintf("%s.%s", qs, qt) : NULL;
+    char *fc = qs && qc ? strata__sprintf("%s.%s", qs, qc) : NULL;
+    char *make = fc && create ? strata__pg_digest_create(fc) : NULL;
+    char *store = ft && fc ? strata__pg_digest_store(ft, fc) : NULL;
+    free(qs);
+    free(qt);
+    free(qc);
+    free(ft);
+    free(fc);
+    if (store == NULL || (create && make == NULL)) {
+        free(make);
+        free(store);
+        return;
+    }
+    strata__err saved = db->err;
+    char lock[96];
+    snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%lld)",
+             tables_key(db));
+    /* A session that holds the tracking table exclusively (an ALTER TABLE
+     * left open) must not hold up the end of this run or this start: give
+     * up on the cache instead. */
+    int rc = pg_begin(db, st);
+    if (rc == STRATA_OK)
+        rc = enqueue_text(db, st, "SET LOCAL lock_timeout = 200");
+    if (rc == STRATA_OK && create) {
+        rc = enqueue_text(db, st, lock);
+        if (rc == STRATA_OK) /* CREATE ... IF NOT EXISTS notices a skip */
+            rc =
+                enqueue_text(db, st, "SET LOCAL client_min_messages = warning");
+        if (rc == STRATA_OK) {
+            rc = enqueue(db, st, make, 0, NULL, NULL); /* takes make */
+            make = NULL;
+        }
+    }
+    const char *module = db->module;
+    if (rc == STRATA_OK) {
+        rc = enqueue(db, st, store, 1, &module, NULL); /* takes store */
+        store = NULL;
+    }
+    free(make);
+    free(store);
+    if (rc == STRATA_OK)
+        rc = pg_commit(db, st);
+    if (rc != STRATA_OK)
+        pg_rollback(db, st);
+    else
+        st->digest_ready = 1;
+    db->err = saved;
+}
+
+static void pg_state_matched(strata *db, void *vst)
+{
+    pg_state *st = vst;
+    if (st->look_store)
+        store_digest(db, st, db->schema ? db->schema : st->look_schema, 0);
+    st->look_store = 0;
 }
 
 static int pg_table_exists(strata *db, void *vst, const char *name)
@@ -1078,7 +1195,7 @@ static int pg_table_exists(strata *db, void *vst, const char *name)
     if (which != 0 && st->known && (st->locked || st->in_tx))
         return which == 1 ? st->table_exists : st->history_exists;
     if (which != 0 && !st->in_tx) {
-        lock_answer a = {0, 0, 0, NULL};
+        lock_answer a = {0};
         int rc = learn(db, st, NULL, &a);
         free(a.schema);
         if (rc != STRATA_OK)
@@ -1088,7 +1205,7 @@ static int pg_table_exists(strata *db, void *vst, const char *name)
     char *qn = qualify(db, st, name);
     if (qn == NULL)
         return strata__err_nomem(&db->err);
-    lock_answer a = {0, 0, 0, NULL};
+    lock_answer a = {0};
     const char *params[] = {qn};
     int rc = pg_exec(db, st, "SELECT to_regclass(?) IS NOT NULL", 1, params,
                      lock_cb, &a);
@@ -1189,4 +1306,5 @@ const strata__driver strata__driver_postgres = {
     .elapsed_ms_sql =
         "(extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint",
     .state_digest = pg_state_digest,
+    .state_matched = pg_state_matched,
 };
