@@ -41,19 +41,42 @@
     "pg_is_in_recovery() AND has_table_privilege(to_regclass(s || '.' || "     \
     "c), 'SELECT')"
 
+/* From one snapshot, what the cache stores beside a digest: p.h, the
+ * horizon; r.n, the rows of tracking table %s.%s; r.y, how many of them
+ * were written after the horizon (pg_digest.h). For format() and for
+ * sprintf() alike: both read %s and %%. */
+#define SNAPSHOT                                                               \
+    " FROM (SELECT h, age((h %% 4294967296)::text::xid) AS a FROM (SELECT "    \
+    "txid_snapshot_xmin(txid_current_snapshot()) - 1 AS h) AS x) AS p, "       \
+    "LATERAL (SELECT count(*) AS n, count(*) FILTER (WHERE age(xmin) < p.a) "  \
+    "AS y FROM %s.%s) AS r"
+
+/* The digest of module %L's rows of tracking table %s.%s, computed, and
+ * the rest of SNAPSHOT, for sessions that may store. A format() string
+ * inside an SQL literal. */
+#define FRESH                                                                  \
+    "SELECT (SELECT %s FROM %s.%s WHERE module = %L) AS d, p.h, r.n, "         \
+    "r.y" SNAPSHOT
+
 /* query_to_xml() yields '' for no row, hence nullif(): no cached row
  * falls through to the rows. */
 const char strata__pg_digest_look[] =
     "SELECT CASE WHEN to_regclass(s || '.' || t) IS NOT NULL THEN "
     "coalesce(nullif(CASE WHEN u THEN query_to_xml(format('" CACHED
-    "', s, c, m, s, t), false, true, '')::text END, ''), "
-    "query_to_xml(format('SELECT %s AS d FROM %s.%s WHERE module = %L', e, "
-    "s, t, m), false, true, '')::text) END, u AND NOT "
+    "', s, c, m, s, t), false, true, '')::text END, ''), query_to_xml(CASE "
+    "WHEN w THEN format('" FRESH "', e, s, t, m, s, t) ELSE format('SELECT "
+    "%s AS d FROM %s.%s WHERE module = %L', e, s, t, m) END, false, true, "
+    "'')::text) END, w, current_schema() FROM (SELECT *, u AND NOT "
     "current_setting('transaction_read_only')::bool AND "
-    "has_table_privilege(to_regclass(s || '.' || c), 'INSERT, UPDATE'), "
-    "current_schema() FROM (SELECT *, " USABLE " AS u FROM (SELECT "
-    "coalesce(?, quote_ident(current_schema())) AS s, ?::text AS t, ?::text "
-    "AS c, ?::text AS m, $e$" DIGEST_EXPR "$e$ AS e) AS p) AS target";
+    "has_table_privilege(to_regclass(s || '.' || c), 'INSERT, UPDATE') AS w "
+    "FROM (SELECT *, " USABLE " AS u FROM (SELECT coalesce(?, "
+    "quote_ident(current_schema())) AS s, ?::text AS t, ?::text AS c, "
+    "?::text AS m, $e$" DIGEST_EXPR "$e$ AS e) AS p) AS q) AS target";
+
+/* Both stores replace the module's row. */
+#define UPSERT                                                                 \
+    " ON CONFLICT (module) DO UPDATE SET horizon = excluded.horizon, "         \
+    "row_count = excluded.row_count, digest = excluded.digest"
 
 int strata__pg_digest_name(const char *table, char out[64])
 {
@@ -67,26 +90,28 @@ int strata__pg_digest_name(const char *table, char out[64])
     return 1;
 }
 
-char *strata__pg_digest_create(const char *cache)
+char *strata__pg_digest_create(const char *schema, const char *cache)
 {
     return strata__sprintf(
-        "CREATE UNLOGGED TABLE IF NOT EXISTS %s (module text PRIMARY KEY, "
+        "CREATE UNLOGGED TABLE IF NOT EXISTS %s.%s (module text PRIMARY KEY, "
         "horizon bigint NOT NULL, row_count bigint NOT NULL, digest text NOT "
         "NULL CHECK (digest ~ '^[0-9a-f]{64}$'))",
-        cache);
+        schema, cache);
 }
 
-char *strata__pg_digest_store(const char *table, const char *cache)
+char *strata__pg_digest_store(const char *schema, const char *table,
+                              const char *cache)
 {
-    return strata__sprintf(
-        "INSERT INTO %s (module, horizon, row_count, digest) SELECT $1, p.h, "
-        "r.n, r.d FROM (SELECT h, age((h %% 4294967296)::text::xid) AS a FROM "
-        "(SELECT "
-        "txid_snapshot_xmin(txid_current_snapshot()) - 1 AS h) AS x) AS p, "
-        "LATERAL (SELECT count(*) AS n, count(*) FILTER (WHERE age(xmin) < "
-        "p.a) AS young, (SELECT " DIGEST_EXPR " FROM %s WHERE module = $1) "
-        "AS d FROM %s) AS r WHERE r.young = 0 ON CONFLICT (module) DO UPDATE "
-        "SET horizon = excluded.horizon, row_count = excluded.row_count, "
-        "digest = excluded.digest",
-        cache, table, table);
+    return strata__sprintf("INSERT INTO %s.%s (module, horizon, row_count, "
+                           "digest) SELECT $1, p.h, r.n, (SELECT " DIGEST_EXPR
+                           " FROM %s.%s WHERE module = $1)" SNAPSHOT
+                           " WHERE r.y = 0" UPSERT,
+                           schema, cache, schema, table, schema, table);
+}
+
+char *strata__pg_digest_store_values(const char *schema, const char *cache)
+{
+    return strata__sprintf("INSERT INTO %s.%s (module, horizon, row_count, "
+                           "digest) VALUES ($1, $2, $3, $4)" UPSERT,
+                           schema, cache);
 }

@@ -54,19 +54,28 @@ typedef struct queued {
     int column;       /* and its column */
 } queued;
 
+/* What a look that digested the rows found the cache would store (see
+ * strata__pg_digest_look), for pg_state_matched(). */
+typedef struct refill {
+    int ready;        /* all of it is here, and storing it is allowed */
+    char horizon[24]; /* <h> */
+    char rows[24];    /* <n> */
+    char digest[65];  /* <d> */
+    char *schema;     /* current_schema(), malloc'ed */
+} refill;
+
 typedef struct pg_state {
     PGconn *conn;
     char *password; /* to scrub from libpq's messages */
     char *current_schema;
     int locked;
+    int wrote; /* wrote while locked: a commit, a statement on its own */
     long long lock_key;
     int known; /* learn() told the schema and whether the tables exist */
     int table_exists, history_exists;
-    int digest_ready;  /* the digest cache table exists */
-    int look_store;    /* the last look computed the digest from the rows,
-                          found the cache in place and may refill it */
-    char *look_schema; /* and this current_schema() */
-    int in_tx;         /* between begin and commit/rollback */
+    int digest_ready; /* the digest cache table exists */
+    refill refill;    /* what the last look would store */
+    int in_tx;        /* between begin and commit/rollback */
     queued *queue;
     size_t nqueue, capqueue;
     char **paths; /* script paths the queue points to */
@@ -307,7 +316,7 @@ static void pg_close(void *vst)
         PQfinish(st->conn); /* also releases the session's advisory lock */
     free(st->password);
     free(st->current_schema);
-    free(st->look_schema);
+    free(st->refill.schema);
     memset(st, 0, sizeof *st);
 }
 
@@ -734,7 +743,7 @@ static int pg_lock(strata *db, void *vst)
 }
 
 static void store_digest(strata *db, pg_state *st, const char *schema,
-                         int create);
+                         int create, const refill *values);
 
 static void pg_unlock(strata *db, void *vst)
 {
@@ -744,15 +753,16 @@ static void pg_unlock(strata *db, void *vst)
     char key[32];
     snprintf(key, sizeof key, "%lld", st->lock_key);
     const char *params[] = {key};
-    if (st->known && st->table_exists)
+    if (st->known && st->table_exists && st->wrote)
         store_digest(db, st, db->schema ? db->schema : st->current_schema,
-                     !st->digest_ready);
+                     !st->digest_ready, NULL);
     strata__err saved = db->err; /* unlocking must not hide the run's error */
     (void)run_now(db, st, "SELECT pg_advisory_unlock(?::bigint)", 1, params,
                   NULL, NULL);
     db->err = saved;
     st->locked = 0;
     st->known = 0;
+    st->wrote = 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -805,8 +815,10 @@ static int pg_commit(strata *db, void *vst)
     int rc = enqueue_text(db, st, "COMMIT");
     if (rc == STRATA_OK)
         rc = flush(db, st);
-    if (rc == STRATA_OK)
+    if (rc == STRATA_OK) {
         st->in_tx = 0;
+        st->wrote |= st->locked;
+    }
     return rc;
 }
 
@@ -837,6 +849,8 @@ static int pg_exec(strata *db, void *vst, const char *sql, size_t nparams,
         if (rc != STRATA_OK)
             return rc;
     }
+    if (cb == NULL)
+        st->wrote |= st->locked;
     return run_now(db, st, sql, nparams, params, cb, payload);
 }
 
@@ -989,6 +1003,7 @@ static int pg_exec_script(strata *db, void *vst, const strata__script *sc)
     if (rc != STRATA_OK)
         return rc;
     if (!st->in_tx) {
+        st->wrote |= st->locked; /* statements run on their own */
         rc = run_each(db, st, sc, &ps);
         strata__pg_script_free(&ps);
         return rc;
@@ -1033,11 +1048,30 @@ static int pg_exec_script(strata *db, void *vst, const strata__script *sc)
 typedef struct digest_answer {
     char *out;
     int bad;
-    int table;     /* the tracking table exists */
     int cached;    /* the digest came from the cache */
     int may_store; /* this session may write the cache */
-    char *schema;  /* current_schema(), malloc'ed */
+    refill values; /* when it did not: what the cache would store */
 } digest_answer;
+
+/* Copies the digits between <tag> and </tag> in xml into out (size n);
+ * returns 0 when they are not there, or empty, or do not fit. */
+static int xml_digits(const char *xml, const char *tag, const char *digits,
+                      char *out, size_t n)
+{
+    char open[8], close[8];
+    snprintf(open, sizeof open, "<%s>", tag);
+    snprintf(close, sizeof close, "</%s>", tag);
+    const char *v = strstr(xml, open);
+    if (v == NULL)
+        return 0;
+    v += strlen(open);
+    size_t len = strspn(v, digits);
+    if (len == 0 || len >= n || strncmp(v + len, close, strlen(close)) != 0)
+        return 0;
+    memcpy(out, v, len);
+    out[len] = '\0';
+    return 1;
+}
 
 static int digest_cb(void *payload, int ncols, const char *const *v)
 {
@@ -1047,30 +1081,37 @@ static int digest_cb(void *payload, int ncols, const char *const *v)
         return 1;
     }
     a->may_store = v[1] != NULL && v[1][0] == 't';
-    a->schema = v[2] != NULL ? strata__strdup(v[2]) : NULL;
+    a->values.schema = v[2] != NULL ? strata__strdup(v[2]) : NULL;
     if (v[0] == NULL)
         return 1; /* no table: the digest of no rows stands */
-    a->table = 1;
-    /* <row ...>\n  <c or d>64 hex digits</c or d>\n</row> */
-    const char *d = strstr(v[0], "<d>");
-    const char *c = strstr(v[0], "<c>");
-    const char *x = c != NULL ? c : d;
-    if (x == NULL || (c != NULL && d != NULL) ||
-        strspn(x + 3, "0123456789abcdef") != 64 || x[67] != '<' ||
-        x[68] != '/' || x[69] != x[1] || x[70] != '>') {
+    /* <row ...>\n  <c>64 hex digits</c>\n</row>, or <d>...</d> and perhaps
+     * <h>, <n>, <y> */
+    static const char hex[] = "0123456789abcdef", dec[] = "0123456789";
+    char digest[65], young[24];
+    a->cached = xml_digits(v[0], "c", hex, digest, sizeof digest);
+    if (!a->cached && !xml_digits(v[0], "d", hex, digest, sizeof digest)) {
         a->bad = 1;
         return 1;
     }
-    memcpy(a->out, x + 3, 64);
-    a->out[64] = '\0';
-    a->cached = c != NULL;
+    if (strlen(digest) != 64) {
+        a->bad = 1;
+        return 1;
+    }
+    memcpy(a->out, digest, sizeof digest);
+    refill *r = &a->values;
+    r->ready = !a->cached && a->may_store &&
+               xml_digits(v[0], "h", dec, r->horizon, sizeof r->horizon) &&
+               xml_digits(v[0], "n", dec, r->rows, sizeof r->rows) &&
+               xml_digits(v[0], "y", dec, young, sizeof young) &&
+               strcmp(young, "0") == 0;
+    memcpy(r->digest, digest, sizeof digest);
     return 1;
 }
 
 /* One statement, so one round trip: the cached digest where the cache
  * proves it still holds (pg_digest.h), else the digest computed from the
- * rows, where learn() finds them. What it says about the cache is kept
- * for pg_state_matched(). */
+ * rows, where learn() finds them. What the cache would store is kept for
+ * pg_state_matched(). */
 static int pg_state_digest(strata *db, void *vst, char out[65])
 {
     pg_state *st = vst;
@@ -1083,7 +1124,8 @@ static int pg_state_digest(strata *db, void *vst, char out[65])
     strata__state_hash_init(&h);
     strata__state_hash_end(&h, out);
     digest_answer a = {.out = out};
-    st->look_store = 0;
+    free(st->refill.schema);
+    memset(&st->refill, 0, sizeof st->refill);
     rc = run_now(db, st, strata__pg_digest_look, 4, params, digest_cb, &a);
     tracking_names_free(&n);
     if (rc == STRATA_OK && a.bad)
@@ -1091,48 +1133,41 @@ static int pg_state_digest(strata *db, void *vst, char out[65])
                              "the digest of the tracking table %s came "
                              "back malformed",
                              db->table);
-    /* Creating the cache is DDL, left to runs that hold the lock: a start
-     * only refills a cache that is in place. */
-    if (rc == STRATA_OK && a.table && !a.cached && a.may_store &&
-        a.schema != NULL) {
-        st->look_store = 1;
-        free(st->look_schema);
-        st->look_schema = a.schema;
-        a.schema = NULL;
-    }
-    free(a.schema);
+    if (rc == STRATA_OK && a.values.ready && a.values.schema != NULL)
+        st->refill = a.values;
+    else
+        free(a.values.schema);
     return rc;
 }
 
-/* Stores the digest of this module's rows in the cache, creating the cache
- * first when `create`, so that the next start checks the rows instead of
- * digesting them; `schema` is the tracking table's. It runs at the end of
- * every locked run and after a look that digested the rows and found the
- * database up to date (pg_state_matched), in a transaction of its own. It
- * is best effort: the cache only saves time, so a failure (no right to
- * create a table, a lock on the tracking table held for longer than the
- * lock_timeout below) costs the next start the digest from the rows, never
- * the run. */
+/* Stores a digest in the cache so that the next start checks the rows
+ * instead of digesting them: `values` when a look computed them, else the
+ * digest of this module's rows, computed now, creating the cache table
+ * first when `create`; `schema` is the tracking table's. Runs at the end
+ * of a locked run that wrote, and after a look that digested the rows and
+ * found the database up to date (pg_state_matched), in a transaction of
+ * its own. Best effort: the cache only saves time, so a failure (no right
+ * to create a table, a lock held for longer than the lock_timeout below)
+ * costs the next start the digest from the rows, never the run. */
 static void store_digest(strata *db, pg_state *st, const char *schema,
-                         int create)
+                         int create, const refill *values)
 {
     char cache[64];
     if (schema == NULL || st->in_tx || PQstatus(st->conn) != CONNECTION_OK ||
         PQtransactionStatus(st->conn) != PQTRANS_IDLE ||
         !strata__pg_digest_name(db->table, cache))
         return;
-    char *qs = strata__quote_ident(schema),
-         *qt = strata__quote_ident(db->table);
+    char *qs = strata__quote_ident(schema);
+    char *qt = strata__quote_ident(db->table);
     char *qc = strata__quote_ident(cache);
-    char *ft = qs && qt ? strata__sprintf("%s.%s", qs, qt) : NULL;
-    char *fc = qs && qc ? strata__sprintf("%s.%s", qs, qc) : NULL;
-    char *make = fc && create ? strata__pg_digest_create(fc) : NULL;
-    char *store = ft && fc ? strata__pg_digest_store(ft, fc) : NULL;
+    int ok = qs && qt && qc;
+    char *make = ok && create ? strata__pg_digest_create(qs, qc) : NULL;
+    char *store = !ok      ? NULL
+                  : values ? strata__pg_digest_store_values(qs, qc)
+                           : strata__pg_digest_store(qs, qt, qc);
     free(qs);
     free(qt);
     free(qc);
-    free(ft);
-    free(fc);
     if (store == NULL || (create && make == NULL)) {
         free(make);
         free(store);
@@ -1142,9 +1177,9 @@ static void store_digest(strata *db, pg_state *st, const char *schema,
     char lock[96];
     snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%lld)",
              tables_key(db));
-    /* A session that holds the tracking table exclusively (an ALTER TABLE
-     * left open) must not hold up the end of this run or this start: give
-     * up on the cache instead. */
+    /* A session that holds the tracking table or the cache exclusively (an
+     * ALTER TABLE left open) must not hold up the end of this run or this
+     * start: give up on the cache instead. */
     int rc = pg_begin(db, st);
     if (rc == STRATA_OK)
         rc = enqueue_text(db, st, "SET LOCAL lock_timeout = 200");
@@ -1153,18 +1188,18 @@ static void store_digest(strata *db, pg_state *st, const char *schema,
         if (rc == STRATA_OK) /* CREATE ... IF NOT EXISTS notices a skip */
             rc =
                 enqueue_text(db, st, "SET LOCAL client_min_messages = warning");
-        if (rc == STRATA_OK) {
+        if (rc == STRATA_OK)
             rc = enqueue(db, st, make, 0, NULL, NULL); /* takes make */
-            make = NULL;
-        }
+        make = NULL;
     }
-    const char *module = db->module;
-    if (rc == STRATA_OK) {
-        rc = enqueue(db, st, store, 1, &module, NULL); /* takes store */
-        store = NULL;
-    }
+    const char *params[] = {db->module, values ? values->horizon : NULL,
+                            values ? values->rows : NULL,
+                            values ? values->digest : NULL};
+    if (rc == STRATA_OK) /* takes store */
+        rc = enqueue(db, st, store, values ? 4 : 1, params, NULL);
+    else
+        free(store);
     free(make);
-    free(store);
     if (rc == STRATA_OK)
         rc = pg_commit(db, st);
     if (rc != STRATA_OK)
@@ -1177,9 +1212,11 @@ static void store_digest(strata *db, pg_state *st, const char *schema,
 static void pg_state_matched(strata *db, void *vst)
 {
     pg_state *st = vst;
-    if (st->look_store)
-        store_digest(db, st, db->schema ? db->schema : st->look_schema, 0);
-    st->look_store = 0;
+    if (st->refill.ready)
+        store_digest(db, st, db->schema ? db->schema : st->refill.schema, 0,
+                     &st->refill);
+    free(st->refill.schema);
+    memset(&st->refill, 0, sizeof st->refill);
 }
 
 static int pg_table_exists(strata *db, void *vst, const char *name)
