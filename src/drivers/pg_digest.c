@@ -59,7 +59,8 @@
     "r.y" SNAPSHOT
 
 /* query_to_xml() yields '' for no row, hence nullif(): no cached row
- * falls through to the rows. */
+ * falls through to the rows. has_table_privilege() with a list of
+ * privileges asks for any of them, hence one call each. */
 const char strata__pg_digest_look[] =
     "SELECT CASE WHEN to_regclass(s || '.' || t) IS NOT NULL THEN "
     "coalesce(nullif(CASE WHEN u THEN query_to_xml(format('" CACHED
@@ -68,7 +69,8 @@ const char strata__pg_digest_look[] =
     "%s AS d FROM %s.%s WHERE module = %L', e, s, t, m) END, false, true, "
     "'')::text) END, w, current_schema() FROM (SELECT *, u AND NOT "
     "current_setting('transaction_read_only')::bool AND "
-    "has_table_privilege(to_regclass(s || '.' || c), 'INSERT, UPDATE') AS w "
+    "has_table_privilege(to_regclass(s || '.' || c), 'INSERT') AND "
+    "has_table_privilege(to_regclass(s || '.' || c), 'UPDATE') AS w "
     "FROM (SELECT *, " USABLE " AS u FROM (SELECT coalesce(?, "
     "quote_ident(current_schema())) AS s, ?::text AS t, ?::text AS c, "
     "?::text AS m, $e$" DIGEST_EXPR "$e$ AS e) AS p) AS q) AS target";

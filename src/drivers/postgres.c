@@ -11,9 +11,11 @@
  * and the execution time is measured by the server (elapsed_ms_sql). So a
  * migration costs one round trip. A no-op `up` takes no lock and costs
  * one, as `psql -c 'select 1'` does: the digest of the tracking rows
- * (pg_state_digest), one value whatever their number. A run with work adds
- * the lock (learn(): the schema, whether the tracking tables exist, and
- * pg_try_advisory_lock), the rows read under it, and the unlock. A
+ * (pg_state_digest), one value whatever their number, read from the digest
+ * cache while it provably holds (pg_digest.h). A run with work adds the
+ * lock (learn(): the schema, whether the tracking tables exist, and
+ * pg_try_advisory_lock), the rows read under it, the digest stored for the
+ * next start (store_digest), and the unlock. A
  * long script is flushed in chunks so that neither side's socket buffer can
  * fill and stall the other.
  *
