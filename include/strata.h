@@ -487,7 +487,9 @@ STRATA_EXTERN void strata_report_free(strata_report *report);
  * First looks, without the lock, at whether the database is up to date:
  * the tracking rows, one consistent read, must hash to the digest of the
  * source (see strata_embedded). If they do, that is the answer and nothing
- * else happens. Otherwise it takes the migration lock for the whole run,
+ * else happens, except that on PostgreSQL a digest the server had to
+ * compute from the rows is kept for the next start (the digest cache,
+ * README). Otherwise it takes the migration lock for the whole run,
  * creates the tracking table if needed, plans from every row, and refuses
  * (STRATA_EREFUSED, nothing applied) when any migration is modified,
  * missing, dirty, out of order (unless allowed) or has a script that cannot

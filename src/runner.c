@@ -88,6 +88,8 @@ static int run_open(run *r, strata *db, const strata_run_options *opts,
         if (rc != STRATA_OK)
             return rc;
         r->plan_loaded = looked = 1;
+        if (r->up_to_date && db->driver->state_matched != NULL)
+            db->driver->state_matched(db, db->drv);
         if (r->up_to_date)
             return strata__report_begin(&r->rb, db, head, 0);
     }

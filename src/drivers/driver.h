@@ -108,6 +108,12 @@ typedef struct strata__driver {
      * it reads them. With it, an up-to-date start reads one value however
      * many migrations there are. */
     int (*state_digest)(strata *db, void *st, char out[65]);
+
+    /* Optional: the state_digest() of an `up` equalled the source's. A
+     * driver that keeps the digest (PostgreSQL's cache) may store it now,
+     * at no risk to the run: it must neither fail nor leave an error
+     * behind. Not called for strata_check(), which writes nothing. */
+    void (*state_matched)(strata *db, void *st);
 } strata__driver;
 
 /* registry.c: the driver for a URL's scheme, or NULL. Fills url. */

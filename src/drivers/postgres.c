@@ -11,9 +11,11 @@
  * and the execution time is measured by the server (elapsed_ms_sql). So a
  * migration costs one round trip. A no-op `up` takes no lock and costs
  * one, as `psql -c 'select 1'` does: the digest of the tracking rows
- * (pg_state_digest), one value whatever their number. A run with work adds
- * the lock (learn(): the schema, whether the tracking tables exist, and
- * pg_try_advisory_lock), the rows read under it, and the unlock. A
+ * (pg_state_digest), one value whatever their number, read from the digest
+ * cache while it provably holds (pg_digest.h). A run with work adds the
+ * lock (learn(): the schema, whether the tracking tables exist, and
+ * pg_try_advisory_lock), the rows read under it, the digest stored for the
+ * next start (store_digest), and the unlock. A
  * long script is flushed in chunks so that neither side's socket buffer can
  * fill and stall the other.
  *
@@ -27,6 +29,7 @@
  * does not leak into the next one: each transaction starts with RESET ALL.
  */
 #include "driver.h"
+#include "pg_digest.h"
 #include "pgsql.h"
 
 #define STRATA__LIBPQ_CALLS
@@ -53,15 +56,28 @@ typedef struct queued {
     int column;       /* and its column */
 } queued;
 
+/* What a look that digested the rows found the cache would store (see
+ * strata__pg_digest_look), for pg_state_matched(). */
+typedef struct refill {
+    int ready;        /* all of it is here, and storing it is allowed */
+    char horizon[24]; /* <h> */
+    char rows[24];    /* <n> */
+    char digest[65];  /* <d> */
+    char *schema;     /* current_schema(), malloc'ed */
+} refill;
+
 typedef struct pg_state {
     PGconn *conn;
     char *password; /* to scrub from libpq's messages */
     char *current_schema;
     int locked;
+    int wrote; /* wrote while locked: a commit, a statement on its own */
     long long lock_key;
     int known; /* learn() told the schema and whether the tables exist */
     int table_exists, history_exists;
-    int in_tx; /* between begin and commit/rollback */
+    int digest_ready; /* the digest cache table exists */
+    refill refill;    /* what the last look would store */
+    int in_tx;        /* between begin and commit/rollback */
     queued *queue;
     size_t nqueue, capqueue;
     char **paths; /* script paths the queue points to */
@@ -302,6 +318,7 @@ static void pg_close(void *vst)
         PQfinish(st->conn); /* also releases the session's advisory lock */
     free(st->password);
     free(st->current_schema);
+    free(st->refill.schema);
     memset(st, 0, sizeof *st);
 }
 
@@ -523,8 +540,8 @@ static long long lock_key(const strata *db)
     return fnv_key(parts, 4);
 }
 
-/* The transaction lock that serialises creating the tracking tables:
- * modules share them, so it leaves the module out. */
+/* The transaction lock that serialises creating the tracking tables and
+ * the digest cache: modules share them, so it leaves the module out. */
 static long long tables_key(const strata *db)
 {
     const char *parts[] = {"strata tables", db->schema ? db->schema : "",
@@ -554,7 +571,7 @@ static char *pg_qualify(strata *db, void *vst, const char *name)
 }
 
 typedef struct lock_answer {
-    int got, table, history;
+    int got, table, history, digest_ready;
     char *schema;
 } lock_answer;
 
@@ -568,6 +585,8 @@ static int lock_cb(void *payload, int ncols, const char *const *v)
         a->table = v[2] != NULL && v[2][0] == 't';
         a->history = v[3] != NULL && v[3][0] == 't';
     }
+    if (ncols >= 5)
+        a->digest_ready = v[4] != NULL && v[4][0] == 't';
     return 0;
 }
 
@@ -597,6 +616,7 @@ static int holder_cb(void *payload, int ncols, const char *const *v)
 typedef struct tracking_names {
     char *schema; /* quoted, or NULL for current_schema() */
     char *table, *history;
+    char *cache; /* quoted, or NULL when the table's name is too long */
 } tracking_names;
 
 static void tracking_names_free(tracking_names *n)
@@ -604,37 +624,45 @@ static void tracking_names_free(tracking_names *n)
     free(n->schema);
     free(n->table);
     free(n->history);
+    free(n->cache);
 }
 
 static int tracking_names_quote(strata *db, tracking_names *n)
 {
+    char cache[64];
+    int has_cache = strata__pg_digest_name(db->table, cache);
     n->schema = db->schema ? strata__quote_ident(db->schema) : NULL;
     n->table = strata__quote_ident(db->table);
     n->history = strata__quote_ident(db->history_table);
-    if (n->table && n->history && (n->schema || !db->schema))
+    n->cache = has_cache ? strata__quote_ident(cache) : NULL;
+    if (n->table && n->history && (n->schema || !db->schema) &&
+        (n->cache || !has_cache))
         return STRATA_OK;
     tracking_names_free(n);
     return strata__err_nomem(&db->err);
 }
 
 /* Learns, in one round trip, what the plan needs: the current schema and
- * whether the tracking tables exist; with `key`, it also tries the lock.
- * Every try asks again, since the holder may have created them meanwhile. */
+ * whether the tracking tables (and the digest cache) exist; with `key`, it
+ * also tries the lock. Every try asks again, since the holder may have
+ * created them meanwhile. */
 static int learn(strata *db, pg_state *st, const char *key, lock_answer *a)
 {
 #define LEARN_REST                                                             \
     ", current_schema(), to_regclass(s || '.' || ?) IS NOT NULL, "             \
-    "to_regclass(s || '.' || ?) IS NOT NULL" TRACKING_SCHEMA
+    "to_regclass(s || '.' || ?) IS NOT NULL, to_regclass(s || '.' || ?) IS "   \
+    "NOT "                                                                     \
+    "NULL" TRACKING_SCHEMA
     tracking_names n;
     int rc = tracking_names_quote(db, &n);
     if (rc != STRATA_OK)
         return rc;
-    const char *params[] = {key, n.table, n.history, n.schema};
+    const char *params[] = {key, n.table, n.history, n.cache, n.schema};
     rc = run_now(
         db, st,
         key != NULL ? "SELECT pg_try_advisory_lock(?::bigint)" LEARN_REST
                     : "SELECT NULL" LEARN_REST,
-        key != NULL ? 4 : 3, key != NULL ? params : params + 1, lock_cb, a);
+        key != NULL ? 5 : 4, key != NULL ? params : params + 1, lock_cb, a);
 #undef LEARN_REST
     tracking_names_free(&n);
     if (rc != STRATA_OK)
@@ -645,6 +673,7 @@ static int learn(strata *db, pg_state *st, const char *key, lock_answer *a)
     st->known = 1;
     st->table_exists = a->table;
     st->history_exists = a->history;
+    st->digest_ready = a->digest_ready;
     return STRATA_OK;
 }
 
@@ -655,7 +684,7 @@ static int pg_lock(strata *db, void *vst)
         return STRATA_OK;
     char key[32];
     snprintf(key, sizeof key, "%lld", lock_key(db));
-    lock_answer a = {0, 0, 0, NULL};
+    lock_answer a = {0};
     int rc = learn(db, st, key, &a);
     if (rc != STRATA_OK)
         return rc;
@@ -715,6 +744,9 @@ static int pg_lock(strata *db, void *vst)
     return STRATA_OK;
 }
 
+static void store_digest(strata *db, pg_state *st, const char *schema,
+                         int create, const refill *values);
+
 static void pg_unlock(strata *db, void *vst)
 {
     pg_state *st = vst;
@@ -723,12 +755,16 @@ static void pg_unlock(strata *db, void *vst)
     char key[32];
     snprintf(key, sizeof key, "%lld", st->lock_key);
     const char *params[] = {key};
+    if (st->known && st->table_exists && st->wrote)
+        store_digest(db, st, db->schema ? db->schema : st->current_schema,
+                     !st->digest_ready, NULL);
     strata__err saved = db->err; /* unlocking must not hide the run's error */
     (void)run_now(db, st, "SELECT pg_advisory_unlock(?::bigint)", 1, params,
                   NULL, NULL);
     db->err = saved;
     st->locked = 0;
     st->known = 0;
+    st->wrote = 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -781,8 +817,10 @@ static int pg_commit(strata *db, void *vst)
     int rc = enqueue_text(db, st, "COMMIT");
     if (rc == STRATA_OK)
         rc = flush(db, st);
-    if (rc == STRATA_OK)
+    if (rc == STRATA_OK) {
         st->in_tx = 0;
+        st->wrote |= st->locked;
+    }
     return rc;
 }
 
@@ -813,6 +851,8 @@ static int pg_exec(strata *db, void *vst, const char *sql, size_t nparams,
         if (rc != STRATA_OK)
             return rc;
     }
+    if (cb == NULL)
+        st->wrote |= st->locked;
     return run_now(db, st, sql, nparams, params, cb, payload);
 }
 
@@ -965,6 +1005,7 @@ static int pg_exec_script(strata *db, void *vst, const strata__script *sc)
     if (rc != STRATA_OK)
         return rc;
     if (!st->in_tx) {
+        st->wrote |= st->locked; /* statements run on their own */
         rc = run_each(db, st, sc, &ps);
         strata__pg_script_free(&ps);
         return rc;
@@ -1009,60 +1050,175 @@ static int pg_exec_script(strata *db, void *vst, const strata__script *sc)
 typedef struct digest_answer {
     char *out;
     int bad;
+    int cached;    /* the digest came from the cache */
+    int may_store; /* this session may write the cache */
+    refill values; /* when it did not: what the cache would store */
 } digest_answer;
+
+/* Copies the digits between <tag> and </tag> in xml into out (size n);
+ * returns 0 when they are not there, or empty, or do not fit. */
+static int xml_digits(const char *xml, const char *tag, const char *digits,
+                      char *out, size_t n)
+{
+    char open[8], close[8];
+    snprintf(open, sizeof open, "<%s>", tag);
+    snprintf(close, sizeof close, "</%s>", tag);
+    const char *v = strstr(xml, open);
+    if (v == NULL)
+        return 0;
+    v += strlen(open);
+    size_t len = strspn(v, digits);
+    if (len == 0 || len >= n || strncmp(v + len, close, strlen(close)) != 0)
+        return 0;
+    memcpy(out, v, len);
+    out[len] = '\0';
+    return 1;
+}
 
 static int digest_cb(void *payload, int ncols, const char *const *v)
 {
     digest_answer *a = payload;
-    if (ncols != 1 || v[0] == NULL)
-        return 1; /* no table: the digest of no rows stands */
-    /* <row ...>\n  <d>64 hex digits</d>\n</row> */
-    const char *d = strstr(v[0], "<d>");
-    if (d == NULL || strspn(d + 3, "0123456789abcdef") != 64 ||
-        strncmp(d + 67, "</d>", 4) != 0) {
+    if (ncols != 3) {
         a->bad = 1;
         return 1;
     }
-    memcpy(a->out, d + 3, 64);
-    a->out[64] = '\0';
+    a->may_store = v[1] != NULL && v[1][0] == 't';
+    a->values.schema = v[2] != NULL ? strata__strdup(v[2]) : NULL;
+    if (v[0] == NULL)
+        return 1; /* no table: the digest of no rows stands */
+    /* <row ...>\n  <c>64 hex digits</c>\n</row>, or <d>...</d> and perhaps
+     * <h>, <n>, <y> */
+    static const char hex[] = "0123456789abcdef", dec[] = "0123456789";
+    char digest[65], young[24];
+    a->cached = xml_digits(v[0], "c", hex, digest, sizeof digest);
+    if (!a->cached && !xml_digits(v[0], "d", hex, digest, sizeof digest)) {
+        a->bad = 1;
+        return 1;
+    }
+    if (strlen(digest) != 64) {
+        a->bad = 1;
+        return 1;
+    }
+    memcpy(a->out, digest, sizeof digest);
+    refill *r = &a->values;
+    r->ready = !a->cached && a->may_store &&
+               xml_digits(v[0], "h", dec, r->horizon, sizeof r->horizon) &&
+               xml_digits(v[0], "n", dec, r->rows, sizeof r->rows) &&
+               xml_digits(v[0], "y", dec, young, sizeof young) &&
+               strcmp(young, "0") == 0;
+    memcpy(r->digest, digest, sizeof digest);
     return 1;
 }
 
-/* One statement, so one round trip, and no error in the server's log when
- * the table does not exist yet: the digest query runs through
- * query_to_xml() only once to_regclass() has found the table, where
- * learn() finds it (TRACKING_SCHEMA). sha256() needs PostgreSQL 11; COLLATE "C"
- * orders by bytes, as the engine does, and the text is ASCII, so convert_to()
- * changes nothing. */
+/* One statement, so one round trip: the cached digest where the cache
+ * proves it still holds (pg_digest.h), else the digest computed from the
+ * rows, where learn() finds them. What the cache would store is kept for
+ * pg_state_matched(). */
 static int pg_state_digest(strata *db, void *vst, char out[65])
 {
     pg_state *st = vst;
-    static const char digest_sql[] =
-        "encode(sha256(convert_to(coalesce(string_agg(version || ' ' || "
-        "checksum || ' ' || state || chr(10), '' ORDER BY version COLLATE "
-        "\"C\"), ''), 'UTF8')), 'hex')";
     tracking_names n;
     int rc = tracking_names_quote(db, &n);
     if (rc != STRATA_OK)
         return rc;
-    const char *params[] = {n.table, digest_sql, n.table, db->module, n.schema};
+    const char *params[] = {n.schema, n.table, n.cache, db->module};
     strata__state_hash h;
     strata__state_hash_init(&h);
     strata__state_hash_end(&h, out);
-    digest_answer a = {out, 0};
-    rc = run_now(db, st,
-                 "SELECT CASE WHEN to_regclass(s || '.' || ?) IS NOT NULL "
-                 "THEN query_to_xml(format('SELECT %s AS d FROM %s.%s WHERE "
-                 "module = %L', ?::text, s, ?::text, ?::text), false, true, "
-                 "'')::text END" TRACKING_SCHEMA,
-                 5, params, digest_cb, &a);
+    digest_answer a = {.out = out};
+    free(st->refill.schema);
+    memset(&st->refill, 0, sizeof st->refill);
+    rc = run_now(db, st, strata__pg_digest_look, 4, params, digest_cb, &a);
     tracking_names_free(&n);
     if (rc == STRATA_OK && a.bad)
         rc = strata__err_set(&db->err, STRATA_EFAILED, STRATA_REASON_NONE,
                              "the digest of the tracking table %s came "
                              "back malformed",
                              db->table);
+    if (rc == STRATA_OK && a.values.ready && a.values.schema != NULL)
+        st->refill = a.values;
+    else
+        free(a.values.schema);
     return rc;
+}
+
+/* Stores a digest in the cache so that the next start checks the rows
+ * instead of digesting them: `values` when a look computed them, else the
+ * digest of this module's rows, computed now, creating the cache table
+ * first when `create`; `schema` is the tracking table's. Runs at the end
+ * of a locked run that wrote, and after a look that digested the rows and
+ * found the database up to date (pg_state_matched), in a transaction of
+ * its own. Best effort: the cache only saves time, so a failure (no right
+ * to create a table, a lock held for longer than the lock_timeout below)
+ * costs the next start the digest from the rows, never the run. */
+static void store_digest(strata *db, pg_state *st, const char *schema,
+                         int create, const refill *values)
+{
+    char cache[64];
+    if (schema == NULL || st->in_tx || PQstatus(st->conn) != CONNECTION_OK ||
+        PQtransactionStatus(st->conn) != PQTRANS_IDLE ||
+        !strata__pg_digest_name(db->table, cache))
+        return;
+    char *qs = strata__quote_ident(schema);
+    char *qt = strata__quote_ident(db->table);
+    char *qc = strata__quote_ident(cache);
+    int ok = qs && qt && qc;
+    char *make = ok && create ? strata__pg_digest_create(qs, qc) : NULL;
+    char *store = !ok      ? NULL
+                  : values ? strata__pg_digest_store_values(qs, qc)
+                           : strata__pg_digest_store(qs, qt, qc);
+    free(qs);
+    free(qt);
+    free(qc);
+    if (store == NULL || (create && make == NULL)) {
+        free(make);
+        free(store);
+        return;
+    }
+    strata__err saved = db->err;
+    char lock[96];
+    snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%lld)",
+             tables_key(db));
+    /* A session that holds the tracking table or the cache exclusively (an
+     * ALTER TABLE left open) must not hold up the end of this run or this
+     * start: give up on the cache instead. */
+    int rc = pg_begin(db, st);
+    if (rc == STRATA_OK)
+        rc = enqueue_text(db, st, "SET LOCAL lock_timeout = 200");
+    if (rc == STRATA_OK && create) {
+        rc = enqueue_text(db, st, lock);
+        if (rc == STRATA_OK) /* CREATE ... IF NOT EXISTS notices a skip */
+            rc =
+                enqueue_text(db, st, "SET LOCAL client_min_messages = warning");
+        if (rc == STRATA_OK)
+            rc = enqueue(db, st, make, 0, NULL, NULL); /* takes make */
+        make = NULL;
+    }
+    const char *params[] = {db->module, values ? values->horizon : NULL,
+                            values ? values->rows : NULL,
+                            values ? values->digest : NULL};
+    if (rc == STRATA_OK) /* takes store */
+        rc = enqueue(db, st, store, values ? 4 : 1, params, NULL);
+    else
+        free(store);
+    free(make);
+    if (rc == STRATA_OK)
+        rc = pg_commit(db, st);
+    if (rc != STRATA_OK)
+        pg_rollback(db, st);
+    else
+        st->digest_ready = 1;
+    db->err = saved;
+}
+
+static void pg_state_matched(strata *db, void *vst)
+{
+    pg_state *st = vst;
+    if (st->refill.ready)
+        store_digest(db, st, db->schema ? db->schema : st->refill.schema, 0,
+                     &st->refill);
+    free(st->refill.schema);
+    memset(&st->refill, 0, sizeof st->refill);
 }
 
 static int pg_table_exists(strata *db, void *vst, const char *name)
@@ -1078,7 +1234,7 @@ static int pg_table_exists(strata *db, void *vst, const char *name)
     if (which != 0 && st->known && (st->locked || st->in_tx))
         return which == 1 ? st->table_exists : st->history_exists;
     if (which != 0 && !st->in_tx) {
-        lock_answer a = {0, 0, 0, NULL};
+        lock_answer a = {0};
         int rc = learn(db, st, NULL, &a);
         free(a.schema);
         if (rc != STRATA_OK)
@@ -1088,7 +1244,7 @@ static int pg_table_exists(strata *db, void *vst, const char *name)
     char *qn = qualify(db, st, name);
     if (qn == NULL)
         return strata__err_nomem(&db->err);
-    lock_answer a = {0, 0, 0, NULL};
+    lock_answer a = {0};
     const char *params[] = {qn};
     int rc = pg_exec(db, st, "SELECT to_regclass(?) IS NOT NULL", 1, params,
                      lock_cb, &a);
@@ -1189,4 +1345,5 @@ const strata__driver strata__driver_postgres = {
     .elapsed_ms_sql =
         "(extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint",
     .state_digest = pg_state_digest,
+    .state_matched = pg_state_matched,
 };

@@ -9,8 +9,8 @@
 # the expected schemas (`corpus`), so the \restrict lines match as they are;
 # only the two "-- Dumped from/by ... version" comment lines are dropped,
 # because the reference server (15.20) may differ from ours in its minor
-# version. strata's own objects (its two tables and the history sequence)
-# are removed by dropping those tables before the dump.
+# version. strata's own objects (its tables, the history sequence, the
+# digest cache) are removed by dropping them before the dump.
 . "$(dirname "$0")/pglib.sh"
 
 CORPORA=${STRATA_CORPORA:-}
@@ -22,7 +22,8 @@ fi
 dump_schema() {
     q "SET client_min_messages = warning;
        DROP TABLE IF EXISTS strata_migrations, strata_migrations_history,
-       kratos_chain, kratos_chain_history, kratos_up2, kratos_up2_history" \
+       strata_migrations_digest, kratos_chain, kratos_chain_history,
+       kratos_chain_digest, kratos_up2, kratos_up2_history, kratos_up2_digest" \
         >/dev/null
     "$PG_DUMP" --schema-only --no-owner --restrict-key=corpus "$DBURL" |
         grep -v '^-- Dumped \(from database\|by pg_dump\) version'
@@ -294,7 +295,7 @@ CHECK="kratos: down --all" assert_exit 0 "$STRATA" -d "$DBURL" \
 assert_eq "kratos: $kdowns downs reverted" "$kdowns" \
     "$(printf '%s\n' "$OUT" | grep -c '^reverted ')"
 assert_eq "kratos: after the down pass only strata's tables are left" \
-    "kratos_chain,kratos_chain_history" \
+    "kratos_chain,kratos_chain_digest,kratos_chain_history" \
     "$(q "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables
           WHERE schemaname = 'public'")"
 assert_eq "kratos: and the extensions the downs leave (as the reference)" \

@@ -40,7 +40,7 @@ applied 2 orders
 applied 3 tags" "$(strip_ms)"
 assert_eq "tenant_a: the schema was created" "1" "$(schema_exists tenant_a)"
 assert_eq "tenant_a: tables (and tracking tables) in the schema" \
-    "accounts notes orders strata_migrations strata_migrations_history tags" "$(tables_in tenant_a)"
+    "accounts notes orders strata_migrations strata_migrations_digest strata_migrations_history tags" "$(tables_in tenant_a)"
 assert_eq "tenant_a: nothing in public" "" "$(tables_in public)"
 assert_eq "tenant_a: the index is in the schema" "tenant_a" "$(q "SELECT schemaname FROM pg_indexes WHERE indexname = 'tags_name'")"
 assert_eq "tenant_a: {{schema}} and search_path point at the tenant" "tenant_a" "$(q 'SELECT body FROM tenant_a.notes')"
@@ -50,15 +50,17 @@ assert_exit 0 st --schema tenant_b up --to 2
 assert_eq "tenant_b: the same migrations once more" "applied 1 accounts
 applied 2 orders" "$(strip_ms)"
 assert_eq "tenant_b: tables in its schema" \
-    "accounts notes orders strata_migrations strata_migrations_history" "$(tables_in tenant_b)"
+    "accounts notes orders strata_migrations strata_migrations_digest strata_migrations_history" "$(tables_in tenant_b)"
 assert_eq "tenant_b: {{schema}}" "tenant_b" "$(q 'SELECT body FROM tenant_b.notes')"
 assert_eq "tenant_b: its own tracking rows" "1|applied 2|applied" "$(rows_of tenant_b.strata_migrations)"
 assert_eq "tenant_b: each tenant has its own data" "1|1" \
     "$(q 'SELECT (SELECT count(*) FROM tenant_a.accounts) || $$|$$ || (SELECT count(*) FROM tenant_b.accounts)')"
-assert_eq "tracking tables: one pair per tenant schema, none in public" \
+assert_eq "tracking tables: one set per tenant schema, none in public" \
     "tenant_a.strata_migrations
+tenant_a.strata_migrations_digest
 tenant_a.strata_migrations_history
 tenant_b.strata_migrations
+tenant_b.strata_migrations_digest
 tenant_b.strata_migrations_history" \
     "$(q "SELECT string_agg(table_schema || '.' || table_name, E'\n' ORDER BY table_schema, table_name) FROM information_schema.tables WHERE table_name LIKE 'strata%'")"
 
@@ -91,7 +93,7 @@ assert_exit 0 st --schema tenant_b up
 assert_eq "tenant_b catches up alone" "applied 3 tags" "$(strip_ms)"
 assert_eq "tenant_b: tracking rows" "1|applied 2|applied 3|applied" "$(rows_of tenant_b.strata_migrations)"
 assert_exit 0 st --schema tenant_b down --all
-assert_eq "tenant_b down --all: only tracking tables left" "strata_migrations strata_migrations_history" "$(tables_in tenant_b)"
+assert_eq "tenant_b down --all: only tracking tables left" "strata_migrations strata_migrations_digest strata_migrations_history" "$(tables_in tenant_b)"
 assert_eq "tenant_b down --all: tenant_a untouched" "$before" "$(snap tenant_a)"
 assert_exit 0 st --schema tenant_b history
 assert_eq "history per schema: tenant_b has 3 ups and 3 downs" "6" "$(($(printf '%s\n' "$OUT" | wc -l) - 1))"
@@ -110,23 +112,23 @@ sed -i '$d' "$M/003_tags.up.sql"
 
 # a mixed-case schema name that needs quoting, and an existing schema
 assert_exit 0 st --schema 'Tenant C' up --to 1
-assert_eq "quoted schema 'Tenant C': created with its exact name" "accounts notes strata_migrations strata_migrations_history" "$(tables_in 'Tenant C')"
+assert_eq "quoted schema 'Tenant C': created with its exact name" "accounts notes strata_migrations strata_migrations_digest strata_migrations_history" "$(tables_in 'Tenant C')"
 assert_eq "quoted schema: {{schema}}" "Tenant C" "$(q 'SELECT body FROM "Tenant C".notes')"
 q "CREATE SCHEMA existing; CREATE TABLE existing.keep(x int)"
 assert_exit 0 st --schema existing up --to 1
-assert_eq "existing schema: used as is, its tables kept" "accounts keep notes strata_migrations strata_migrations_history" "$(tables_in existing)"
+assert_eq "existing schema: used as is, its tables kept" "accounts keep notes strata_migrations strata_migrations_digest strata_migrations_history" "$(tables_in existing)"
 
 # ============================================================ --table
 new_db
 assert_exit 0 st --table 'MigLog' up --to 2
-assert_eq "--table MigLog: mixed case kept (quoted)" "MigLog MigLog_history accounts notes orders" "$(tables_in public)"
+assert_eq "--table MigLog: mixed case kept (quoted)" "MigLog MigLog_digest MigLog_history accounts notes orders" "$(tables_in public)"
 assert_eq "--table MigLog: rows" "1|applied 2|applied" "$(rows_of '"MigLog"')"
 assert_exit 0 st status
 assert_match "default table: nothing applied there" "$OUT" '^current: 0$'
 assert_exit 0 st --table MigLog status
 assert_match "--table MigLog: status" "$OUT" '^current: 2$'
 assert_exit 0 st --table 'Odd "name"' --schema other up --to 1
-assert_eq "--table with a quote and a space, in a schema" 'Odd "name"|Odd "name"_history' \
+assert_eq "--table with a quote and a space, in a schema" 'Odd "name"|Odd "name"_digest|Odd "name"_history' \
     "$(q "SELECT string_agg(table_name, '|' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = 'other' AND table_name LIKE 'Odd%'")"
 assert_eq "--table with a quote: rows" "1|applied" "$(rows_of 'other."Odd ""name"""')"
 assert_exit 0 st --table MigLog up --to 2
@@ -153,7 +155,7 @@ assert_eq "modules: one tracking table, rows per module" "alpha|1|applied
 alpha|2|applied
 beta|1|applied
 beta|5|applied" "$(q "SELECT string_agg(module || '|' || version || '|' || state, E'\n' ORDER BY module, version) FROM strata_migrations")"
-assert_eq "modules: every table" "a1 a2 b1 b5 strata_migrations strata_migrations_history" "$(tables_in public)"
+assert_eq "modules: every table" "a1 a2 b1 b5 strata_migrations strata_migrations_digest strata_migrations_history" "$(tables_in public)"
 assert_exit 0 "$STRATA" -d "$DBURL" -m "$MA" --module alpha current
 assert_eq "module alpha: current" "2" "$OUT"
 assert_exit 0 "$STRATA" -d "$DBURL" -m "$MB" --module beta current

@@ -189,6 +189,8 @@ if [ "$HAVE_PG" -eq 1 ]; then
 public.y:r
 $INJ_SCHEMA.one:r
 $INJ_SCHEMA.$INJ_TABLE:r
+$INJ_SCHEMA.${INJ_TABLE}_digest:r
+$INJ_SCHEMA.${INJ_TABLE}_digest_pkey:i
 $INJ_SCHEMA.${INJ_TABLE}_history:r
 $INJ_SCHEMA.${INJ_TABLE}_history_id_seq:S
 $INJ_SCHEMA.${INJ_TABLE}_history_pkey:i
@@ -198,8 +200,20 @@ EOF2
 schema public
 schema $INJ_SCHEMA" "$(printf '%s\n' "$got" | grep -v '^function ')"
     assert_empty "pg: no function was created" "$(printf '%s\n' "$got" | grep '^function ')"
+    INJ_T="\"s\"\"; DROP TABLE public.y; --\".\"x\"\"; DROP TABLE y; --\""
+    INJ_CACHE="\"s\"\"; DROP TABLE public.y; --\".\"x\"\"; DROP TABLE y; --_digest\""
+    # Storing is opportunistic (a transaction open elsewhere in the cluster
+    # defers it), so this asks only that what is there is the module's.
+    assert_eq "pg: the digest cache holds the module's row, if any" "0" \
+        "$(q "SELECT count(*) FROM $INJ_CACHE WHERE module IS DISTINCT FROM (SELECT DISTINCT module FROM $INJ_T)")"
+    q "UPDATE $INJ_T SET applied_by = applied_by" >/dev/null
+    CHECK="pg: up again with those names, the cache stale" assert_exit 0 \
+        "$STRATA" -d "$DBURL" -m "$P" --table "$INJ_TABLE" --schema "$INJ_SCHEMA" --module "$INJ_MODULE" up
+    assert_eq "pg: and the cache still holds only the module's row" "0" \
+        "$(q "SELECT count(*) FROM $INJ_CACHE WHERE module IS DISTINCT FROM (SELECT DISTINCT module FROM $INJ_T)")"
+    assert_eq "pg: y still intact" "42" "$(q 'SELECT z FROM public.y')"
     assert_eq "pg: the module is stored exactly" "$INJ_MODULE" \
-        "$(q "SELECT DISTINCT module FROM \"s\"\"; DROP TABLE public.y; --\".\"x\"\"; DROP TABLE y; --\"")"
+        "$(q "SELECT DISTINCT module FROM $INJ_T")"
     CHECK="pg: down with the same options" assert_exit 0 \
         "$STRATA" -d "$DBURL" -m "$P" --table "$INJ_TABLE" --schema "$INJ_SCHEMA" --module "$INJ_MODULE" down
     assert_eq "pg: y intact after down" "42" "$(q 'SELECT z FROM public.y')"

@@ -1,0 +1,119 @@
+/*
+ * pg_digest.c - the SQL of PostgreSQL's digest cache; see pg_digest.h.
+ */
+#include "pg_digest.h"
+
+#include "../strata_int.h"
+
+#include <string.h>
+
+/* The state digest of the rows of a module, as strata__state_hash computes
+ * it: SHA-256 of "VERSION CHECKSUM STATE\n" lines in byte order of version
+ * (COLLATE "C"). sha256() needs PostgreSQL 11; the text is ASCII, so
+ * convert_to() changes nothing. */
+#define DIGEST_EXPR                                                            \
+    "encode(sha256(convert_to(coalesce(string_agg(version || ' ' || "          \
+    "checksum || ' ' || state || chr(10), '' ORDER BY version COLLATE "        \
+    "\"C\"), ''), 'UTF8')), 'hex')"
+
+/* How many transactions back a horizon may lie: well within the 2^31
+ * where age() compares 32-bit ids right. */
+#define MAX_AGE "1073741824"
+
+/* The cached row of module %L in cache %s.%s, if it still describes
+ * tracking table %s.%s (pg_digest.h). A format() string inside an SQL
+ * literal. LIMIT 1 keeps the planner's estimate, and so JIT, away from a
+ * cache it has never analysed. */
+#define CACHED                                                                 \
+    "SELECT d.c FROM (SELECT j->>''digest'' AS c, (j->>''row_count'')::bigint" \
+    " AS n, (j->>''horizon'')::bigint AS h, age(((j->>''horizon'')::bigint "   \
+    "%% 4294967296)::text::xid) AS a FROM (SELECT to_jsonb(k) AS j FROM "      \
+    "%s.%s AS k) AS k WHERE j->>''module'' = %L LIMIT 1) AS d WHERE d.c ~ "    \
+    "''^[0-9a-f]{64}$'' AND txid_snapshot_xmax(txid_current_snapshot()) - "    \
+    "d.h BETWEEN 0 AND " MAX_AGE " AND (SELECT count(*) = d.n AND count(*) "   \
+    "FILTER (WHERE age(r.xmin) < d.a) = 0 FROM %s.%s AS r)"
+
+/* The cache exists and this role may read it, outside recovery (an
+ * unlogged table cannot be read on a standby). Strict functions all, so
+ * a NULL anywhere is false, not an error. */
+#define USABLE                                                                 \
+    "c IS NOT NULL AND to_regclass(s || '.' || c) IS NOT NULL AND NOT "        \
+    "pg_is_in_recovery() AND has_table_privilege(to_regclass(s || '.' || "     \
+    "c), 'SELECT')"
+
+/* From one snapshot, what the cache stores beside a digest: p.h, the
+ * horizon; r.n, the rows of tracking table %s.%s; r.y, how many of them
+ * were written after the horizon (pg_digest.h). For format() and for
+ * sprintf() alike: both read %s and %%. */
+#define SNAPSHOT                                                               \
+    " FROM (SELECT h, age((h %% 4294967296)::text::xid) AS a FROM (SELECT "    \
+    "txid_snapshot_xmin(txid_current_snapshot()) - 1 AS h) AS x) AS p, "       \
+    "LATERAL (SELECT count(*) AS n, count(*) FILTER (WHERE age(xmin) < p.a) "  \
+    "AS y FROM %s.%s) AS r"
+
+/* The digest of module %L's rows of tracking table %s.%s, computed, and
+ * the rest of SNAPSHOT, for sessions that may store. A format() string
+ * inside an SQL literal. */
+#define FRESH                                                                  \
+    "SELECT (SELECT %s FROM %s.%s WHERE module = %L) AS d, p.h, r.n, "         \
+    "r.y" SNAPSHOT
+
+/* query_to_xml() yields '' for no row, hence nullif(): no cached row
+ * falls through to the rows. has_table_privilege() with a list of
+ * privileges asks for any of them, hence one call each. */
+const char strata__pg_digest_look[] =
+    "SELECT CASE WHEN to_regclass(s || '.' || t) IS NOT NULL THEN "
+    "coalesce(nullif(CASE WHEN u THEN query_to_xml(format('" CACHED
+    "', s, c, m, s, t), false, true, '')::text END, ''), query_to_xml(CASE "
+    "WHEN w THEN format('" FRESH "', e, s, t, m, s, t) ELSE format('SELECT "
+    "%s AS d FROM %s.%s WHERE module = %L', e, s, t, m) END, false, true, "
+    "'')::text) END, w, current_schema() FROM (SELECT *, u AND NOT "
+    "current_setting('transaction_read_only')::bool AND "
+    "has_table_privilege(to_regclass(s || '.' || c), 'INSERT') AND "
+    "has_table_privilege(to_regclass(s || '.' || c), 'UPDATE') AS w "
+    "FROM (SELECT *, " USABLE " AS u FROM (SELECT coalesce(?, "
+    "quote_ident(current_schema())) AS s, ?::text AS t, ?::text AS c, "
+    "?::text AS m, $e$" DIGEST_EXPR "$e$ AS e) AS p) AS q) AS target";
+
+/* Both stores replace the module's row. */
+#define UPSERT                                                                 \
+    " ON CONFLICT (module) DO UPDATE SET horizon = excluded.horizon, "         \
+    "row_count = excluded.row_count, digest = excluded.digest"
+
+int strata__pg_digest_name(const char *table, char out[64])
+{
+    static const char suffix[] = "_digest";
+    size_t n = strlen(table);
+    out[0] = '\0';
+    if (n + sizeof suffix > 64)
+        return 0;
+    memcpy(out, table, n);
+    memcpy(out + n, suffix, sizeof suffix);
+    return 1;
+}
+
+char *strata__pg_digest_create(const char *schema, const char *cache)
+{
+    return strata__sprintf(
+        "CREATE UNLOGGED TABLE IF NOT EXISTS %s.%s (module text PRIMARY KEY, "
+        "horizon bigint NOT NULL, row_count bigint NOT NULL, digest text NOT "
+        "NULL CHECK (digest ~ '^[0-9a-f]{64}$'))",
+        schema, cache);
+}
+
+char *strata__pg_digest_store(const char *schema, const char *table,
+                              const char *cache)
+{
+    return strata__sprintf("INSERT INTO %s.%s (module, horizon, row_count, "
+                           "digest) SELECT $1, p.h, r.n, (SELECT " DIGEST_EXPR
+                           " FROM %s.%s WHERE module = $1)" SNAPSHOT
+                           " WHERE r.y = 0" UPSERT,
+                           schema, cache, schema, table, schema, table);
+}
+
+char *strata__pg_digest_store_values(const char *schema, const char *cache)
+{
+    return strata__sprintf("INSERT INTO %s.%s (module, horizon, row_count, "
+                           "digest) VALUES ($1, $2, $3, $4)" UPSERT,
+                           schema, cache);
+}

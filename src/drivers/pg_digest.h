@@ -1,0 +1,81 @@
+/*
+ * pg_digest.h - the SQL of PostgreSQL's digest cache (pg_digest.c).
+ *
+ * A no-op start compares the state digest of the tracking rows with the
+ * source's. Computing it on the server formats, sorts and hashes every
+ * row: about 18 ms at 10,000 rows in a fresh backend. So the driver keeps
+ * it in an UNLOGGED table `T_digest` beside the tracking table `T`, one row
+ * per module, and trusts a cached row only while `T` provably holds what
+ * it held when the row was written. No trigger is involved; the proof
+ * rests on transaction ids, which PostgreSQL gives every row version:
+ *
+ *   stored  in one statement, so from one snapshot S: the module's digest,
+ *           the number of rows in T, and the horizon H = S's xmin - 1 (a
+ *           64-bit txid), only if no row of T was written after H. Every
+ *           transaction S cannot see has an id after H.
+ *   trusted when T has that many rows and none written after H (compared
+ *           with age(), so across the 32-bit wrap, and only while H is
+ *           less than 2^30 transactions old).
+ *
+ * A row the look sees and S did not was written by a transaction S could
+ * not see, so after H, and fails the check; with no such row, the rows
+ * the look sees are a subset of S's, and equal in number, so the same.
+ * This holds whoever edits T and however (UPDATE, DELETE then INSERT,
+ * TRUNCATE, COPY, logical replication's apply, triggers disabled), and
+ * after VACUUM FREEZE, which keeps the raw xmin this reads. The check costs
+ * a scan of T (ids and a count, no sorting or hashing): about a third of
+ * the digest. The cache is unlogged, so it is neither replicated (a
+ * standby computes the digest) nor kept by crash recovery (which empties
+ * it); a dump restores it with the rows it describes.
+ */
+#ifndef STRATA_DRIVERS_PG_DIGEST_H
+#define STRATA_DRIVERS_PG_DIGEST_H
+
+#include <stddef.h>
+
+/* Writes the cache table's unquoted name for tracking table `table`
+ * ("<table>_digest") into out. Returns 0, leaving out empty, when that name
+ * would be longer than PostgreSQL's 63 bytes: the table then has no cache. */
+int strata__pg_digest_name(const char *table, char out[64]);
+
+/* The look: one statement, `?` parameters in order: the quoted schema
+ * (NULL for current_schema()), the quoted tracking table, the quoted cache
+ * table (NULL for none), the module. It yields one row:
+ *   1. NULL when the tracking table does not exist, else query_to_xml()
+ *      text holding <c>64 hex digits</c>, the cached digest, where a cached
+ *      row passes the check above, else <d>64 hex digits</d>, the digest
+ *      computed from the rows, followed, where column 2 is true, by what
+ *      the cache would store, from the same snapshot: <h> the horizon, <n>
+ *      the number of rows in the tracking table and <y> how many of them
+ *      were written after the horizon (store only when 0);
+ *   2. whether this session may store the digest: the cache table exists,
+ *      this role may read and write it, and the session is neither
+ *      read-only nor on a standby;
+ *   3. current_schema().
+ * It reaches the tables only through query_to_xml(), once to_regclass()
+ * has found them, so a database not yet migrated answers without an error
+ * in the server's log; and it reads the cache's columns through to_jsonb(),
+ * so a table of that name with other columns is merely never trusted. */
+extern const char strata__pg_digest_look[];
+
+/* The statements below take quoted names: `schema`, the tracking table
+ * `table` in it, and its cache table `cache`. Each returns a malloc'ed
+ * string, or NULL when out of memory. */
+
+/* Creates the cache table. */
+char *strata__pg_digest_create(const char *schema, const char *cache);
+
+/* Stores the digest of a module's rows (its one parameter, $1) as
+ * described above; it stores nothing when a row of the tracking table was
+ * written after the horizon (a transaction that started before the last
+ * change to it is still open somewhere in the cluster). It needs no lock:
+ * whatever snapshot it runs in, what it stores is true of that snapshot. */
+char *strata__pg_digest_store(const char *schema, const char *table,
+                              const char *cache);
+
+/* Stores what a look computed (column 1 above): parameters $1 the module,
+ * $2 <h>, $3 <n>, $4 the digest. True of the look's snapshot, so as good
+ * as the store above, and it reads nothing. */
+char *strata__pg_digest_store_values(const char *schema, const char *cache);
+
+#endif /* STRATA_DRIVERS_PG_DIGEST_H */
