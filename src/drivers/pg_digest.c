@@ -20,18 +20,26 @@
  * where age() compares 32-bit ids right. */
 #define MAX_AGE "1073741824"
 
-/* The cached row of module %L in cache %s.%s, if it still describes
+/* The cached row of module %L in cache %s.%s, written for tracking table
+ * OID %s by the transaction that still owns the row, if it still describes
  * tracking table %s.%s (pg_digest.h). A format() string inside an SQL
- * literal. LIMIT 1 keeps the planner's estimate, and so JIT, away from a
- * cache it has never analysed. */
+ * literal. The look holds no transaction id, so age() counts from the next
+ * one, after every id its snapshot can see: a row written after the
+ * horizon is 0 <= age < age(horizon); a row older than 2^31 transactions
+ * has a negative age, and is older. LIMIT 1 keeps the planner's estimate,
+ * and so JIT, away from a cache it has never analysed. */
 #define CACHED                                                                 \
     "SELECT d.c FROM (SELECT j->>''digest'' AS c, (j->>''row_count'')::bigint" \
     " AS n, (j->>''horizon'')::bigint AS h, age(((j->>''horizon'')::bigint "   \
-    "%% 4294967296)::text::xid) AS a FROM (SELECT to_jsonb(k) AS j FROM "      \
-    "%s.%s AS k) AS k WHERE j->>''module'' = %L LIMIT 1) AS d WHERE d.c ~ "    \
-    "''^[0-9a-f]{64}$'' AND txid_snapshot_xmax(txid_current_snapshot()) - "    \
-    "d.h BETWEEN 0 AND " MAX_AGE " AND (SELECT count(*) = d.n AND count(*) "   \
-    "FILTER (WHERE age(r.xmin) < d.a) = 0 FROM %s.%s AS r)"
+    "%% 4294967296)::text::xid) AS a FROM (SELECT to_jsonb(k) AS j, k.xmin "   \
+    "AS x FROM %s.%s AS k) AS k WHERE j->>''module'' = %L AND "                \
+    "(j->>''rel'')::bigint = %s AND x = ((j->>''writer'')::bigint %% "         \
+    "4294967296)::text::xid LIMIT 1) AS d WHERE d.c ~ ''^[0-9a-f]{64}$'' AND " \
+    "txid_snapshot_xmax(txid_current_snapshot()) - d.h BETWEEN 0 AND " MAX_AGE \
+    " AND (SELECT count(*) = d.n AND count(*) FILTER (WHERE "                  \
+    "age(r.xmin) >= 0 AND age(r.xmin) < d.a) = 0 FROM %s.%s AS r)"
+
+#define SHAPED STRATA__PG_DIGEST_SHAPED("to_regclass(s || '.' || c)")
 
 /* The cache exists and this role may read it, outside recovery (an
  * unlogged table cannot be read on a standby). Strict functions all, so
@@ -43,13 +51,15 @@
 
 /* From one snapshot, what the cache stores beside a digest: p.h, the
  * horizon; r.n, the rows of tracking table %s.%s; r.y, how many of them
- * were written after the horizon (pg_digest.h). For format() and for
- * sprintf() alike: both read %s and %%. */
+ * were written after the horizon (pg_digest.h), by 32-bit distance from
+ * it, which holds whatever transaction id the session has. For format()
+ * and for sprintf() alike: both read %s and %%. */
 #define SNAPSHOT                                                               \
-    " FROM (SELECT h, age((h %% 4294967296)::text::xid) AS a FROM (SELECT "    \
-    "txid_snapshot_xmin(txid_current_snapshot()) - 1 AS h) AS x) AS p, "       \
-    "LATERAL (SELECT count(*) AS n, count(*) FILTER (WHERE age(xmin) < p.a) "  \
-    "AS y FROM %s.%s) AS r"
+    " FROM (SELECT h, txid_snapshot_xmax(s) - h AS w FROM (SELECT s, "         \
+    "txid_snapshot_xmin(s) - 1 AS h FROM (SELECT txid_current_snapshot() AS "  \
+    "s) AS s) AS x) AS p, LATERAL (SELECT count(*) AS n, count(*) FILTER "     \
+    "(WHERE ((xmin::text::bigint - p.h) %% 4294967296 + 4294967296) %% "       \
+    "4294967296 BETWEEN 1 AND p.w) AS y FROM %s.%s) AS r"
 
 /* The digest of module %L's rows of tracking table %s.%s, computed, and
  * the rest of SNAPSHOT, for sessions that may store. A format() string
@@ -64,8 +74,9 @@
 const char strata__pg_digest_look[] =
     "SELECT CASE WHEN to_regclass(s || '.' || t) IS NOT NULL THEN "
     "coalesce(nullif(CASE WHEN u THEN query_to_xml(format('" CACHED
-    "', s, c, m, s, t), false, true, '')::text END, ''), query_to_xml(CASE "
-    "WHEN w THEN format('" FRESH "', e, s, t, m, s, t) ELSE format('SELECT "
+    "', s, c, m, to_regclass(s || '.' || t)::oid, s, t), false, true, "
+    "'')::text END, ''), query_to_xml(CASE WHEN w AND " SHAPED " THEN "
+    "format('" FRESH "', e, s, t, m, s, t) ELSE format('SELECT "
     "%s AS d FROM %s.%s WHERE module = %L', e, s, t, m) END, false, true, "
     "'')::text) END, w, current_schema() FROM (SELECT *, u AND NOT "
     "current_setting('transaction_read_only')::bool AND "
@@ -75,10 +86,12 @@ const char strata__pg_digest_look[] =
     "quote_ident(current_schema())) AS s, ?::text AS t, ?::text AS c, "
     "?::text AS m, $e$" DIGEST_EXPR "$e$ AS e) AS p) AS q) AS target";
 
-/* Both stores replace the module's row. */
+/* Both stores replace the module's row, naming the tracking table's OID
+ * ($2 or $5: its quoted, qualified name) and their own transaction. */
 #define UPSERT                                                                 \
     " ON CONFLICT (module) DO UPDATE SET horizon = excluded.horizon, "         \
-    "row_count = excluded.row_count, digest = excluded.digest"
+    "row_count = excluded.row_count, digest = excluded.digest, rel = "         \
+    "excluded.rel, writer = excluded.writer"
 
 int strata__pg_digest_name(const char *table, char out[64])
 {
@@ -97,23 +110,26 @@ char *strata__pg_digest_create(const char *schema, const char *cache)
     return strata__sprintf(
         "CREATE UNLOGGED TABLE IF NOT EXISTS %s.%s (module text PRIMARY KEY, "
         "horizon bigint NOT NULL, row_count bigint NOT NULL, digest text NOT "
-        "NULL CHECK (digest ~ '^[0-9a-f]{64}$'))",
+        "NULL CHECK (digest ~ '^[0-9a-f]{64}$'), rel bigint NOT NULL, writer "
+        "bigint NOT NULL)",
         schema, cache);
 }
 
 char *strata__pg_digest_store(const char *schema, const char *table,
                               const char *cache)
 {
-    return strata__sprintf("INSERT INTO %s.%s (module, horizon, row_count, "
-                           "digest) SELECT $1, p.h, r.n, (SELECT " DIGEST_EXPR
-                           " FROM %s.%s WHERE module = $1)" SNAPSHOT
-                           " WHERE r.y = 0" UPSERT,
-                           schema, cache, schema, table, schema, table);
+    return strata__sprintf(
+        "INSERT INTO %s.%s (module, horizon, row_count, digest, rel, writer) "
+        "SELECT $1, p.h, r.n, (SELECT " DIGEST_EXPR " FROM %s.%s WHERE "
+        "module = $1), to_regclass($2)::oid, txid_current()" SNAPSHOT
+        " WHERE r.y = 0" UPSERT,
+        schema, cache, schema, table, schema, table);
 }
 
 char *strata__pg_digest_store_values(const char *schema, const char *cache)
 {
-    return strata__sprintf("INSERT INTO %s.%s (module, horizon, row_count, "
-                           "digest) VALUES ($1, $2, $3, $4)" UPSERT,
-                           schema, cache);
+    return strata__sprintf(
+        "INSERT INTO %s.%s (module, horizon, row_count, digest, rel, writer) "
+        "VALUES ($1, $2, $3, $4, to_regclass($5)::oid, txid_current())" UPSERT,
+        schema, cache);
 }

@@ -12,26 +12,39 @@
  *   stored  in one statement, so from one snapshot S: the module's digest,
  *           the number of rows in T, and the horizon H = S's xmin - 1 (a
  *           64-bit txid), only if no row of T was written after H. Every
- *           transaction S cannot see has an id after H.
- *   trusted when T has that many rows and none written after H (compared
- *           with age(), so across the 32-bit wrap, and only while H is
- *           less than 2^30 transactions old).
+ *           transaction S cannot see has an id after H. The row also names
+ *           T's OID and the transaction that wrote it.
+ *   trusted when T is that OID, the cache row still belongs to the
+ *           transaction it names, T has that many rows and none written
+ *           after H (compared with age(), so across the 32-bit wrap, and
+ *           only while H is less than 2^30 transactions old).
  *
  * A row the look sees and S did not was written by a transaction S could
  * not see, so after H, and fails the check; with no such row, the rows
  * the look sees are a subset of S's, and equal in number, so the same.
- * This holds whoever edits T and however (UPDATE, DELETE then INSERT,
- * TRUNCATE, COPY, logical replication's apply, triggers disabled), and
- * after VACUUM FREEZE, which keeps the raw xmin this reads. The check costs
- * a scan of T (ids and a count, no sorting or hashing): about a third of
- * the digest. The cache is unlogged, so it is neither replicated (a
- * standby computes the digest) nor kept by crash recovery (which empties
- * it); a dump restores it with the rows it describes.
+ * That needs T's rows and the cache row to share one history of
+ * transaction ids: a table swapped in for T (a renamed copy) has another
+ * OID, and a cache row copied in by a restore belongs to the restoring
+ * transaction, so neither is trusted. Within that, it holds whoever edits
+ * T and however (UPDATE, DELETE then INSERT, TRUNCATE, COPY, logical
+ * replication's apply, triggers disabled), and after VACUUM FREEZE, which
+ * keeps the raw xmin this reads. The check costs a scan of T (ids and a
+ * count, no sorting or hashing). The cache is unlogged, so it is neither
+ * replicated (a standby computes the digest) nor kept by crash recovery
+ * (which empties it).
  */
 #ifndef STRATA_DRIVERS_PG_DIGEST_H
 #define STRATA_DRIVERS_PG_DIGEST_H
 
 #include <stddef.h>
+
+/* An SQL condition: the relation R (a regclass expression) has the columns
+ * strata gives the cache. A table of that name with other columns is never
+ * written. */
+#define STRATA__PG_DIGEST_SHAPED(R)                                            \
+    "(SELECT count(*) FROM pg_attribute WHERE attrelid = " R " AND attname "   \
+    "IN ('module', 'horizon', 'row_count', 'digest', 'rel', 'writer') AND "    \
+    "attnum > 0 AND NOT attisdropped) = 6"
 
 /* Writes the cache table's unquoted name for tracking table `table`
  * ("<table>_digest") into out. Returns 0, leaving out empty, when that name

@@ -75,9 +75,10 @@ typedef struct pg_state {
     long long lock_key;
     int known; /* learn() told the schema and whether the tables exist */
     int table_exists, history_exists;
-    int digest_ready; /* the digest cache table exists */
-    refill refill;    /* what the last look would store */
-    int in_tx;        /* between begin and commit/rollback */
+    int digest_exists; /* the digest cache table exists */
+    int digest_shaped; /* with strata's columns (else it is not ours) */
+    refill refill;     /* what the last look would store */
+    int in_tx;         /* between begin and commit/rollback */
     queued *queue;
     size_t nqueue, capqueue;
     char **paths; /* script paths the queue points to */
@@ -571,7 +572,7 @@ static char *pg_qualify(strata *db, void *vst, const char *name)
 }
 
 typedef struct lock_answer {
-    int got, table, history, digest_ready;
+    int got, table, history, digest_exists, digest_shaped;
     char *schema;
 } lock_answer;
 
@@ -585,8 +586,10 @@ static int lock_cb(void *payload, int ncols, const char *const *v)
         a->table = v[2] != NULL && v[2][0] == 't';
         a->history = v[3] != NULL && v[3][0] == 't';
     }
-    if (ncols >= 5)
-        a->digest_ready = v[4] != NULL && v[4][0] == 't';
+    if (ncols >= 6) {
+        a->digest_exists = v[4] != NULL && v[4][0] == 't';
+        a->digest_shaped = v[5] != NULL && v[5][0] == 't';
+    }
     return 0;
 }
 
@@ -651,18 +654,19 @@ static int learn(strata *db, pg_state *st, const char *key, lock_answer *a)
 #define LEARN_REST                                                             \
     ", current_schema(), to_regclass(s || '.' || ?) IS NOT NULL, "             \
     "to_regclass(s || '.' || ?) IS NOT NULL, to_regclass(s || '.' || ?) IS "   \
-    "NOT "                                                                     \
-    "NULL" TRACKING_SCHEMA
+    "NOT NULL, " STRATA__PG_DIGEST_SHAPED("to_regclass(s || '.' || ?)")        \
+        TRACKING_SCHEMA
     tracking_names n;
     int rc = tracking_names_quote(db, &n);
     if (rc != STRATA_OK)
         return rc;
-    const char *params[] = {key, n.table, n.history, n.cache, n.schema};
+    const char *params[] = {key,     n.table, n.history,
+                            n.cache, n.cache, n.schema};
     rc = run_now(
         db, st,
         key != NULL ? "SELECT pg_try_advisory_lock(?::bigint)" LEARN_REST
                     : "SELECT NULL" LEARN_REST,
-        key != NULL ? 5 : 4, key != NULL ? params : params + 1, lock_cb, a);
+        key != NULL ? 6 : 5, key != NULL ? params : params + 1, lock_cb, a);
 #undef LEARN_REST
     tracking_names_free(&n);
     if (rc != STRATA_OK)
@@ -673,7 +677,8 @@ static int learn(strata *db, pg_state *st, const char *key, lock_answer *a)
     st->known = 1;
     st->table_exists = a->table;
     st->history_exists = a->history;
-    st->digest_ready = a->digest_ready;
+    st->digest_exists = a->digest_exists;
+    st->digest_shaped = a->digest_shaped;
     return STRATA_OK;
 }
 
@@ -755,9 +760,10 @@ static void pg_unlock(strata *db, void *vst)
     char key[32];
     snprintf(key, sizeof key, "%lld", st->lock_key);
     const char *params[] = {key};
-    if (st->known && st->table_exists && st->wrote)
+    if (st->known && st->table_exists && st->wrote &&
+        (!st->digest_exists || st->digest_shaped))
         store_digest(db, st, db->schema ? db->schema : st->current_schema,
-                     !st->digest_ready, NULL);
+                     !st->digest_exists, NULL);
     strata__err saved = db->err; /* unlocking must not hide the run's error */
     (void)run_now(db, st, "SELECT pg_advisory_unlock(?::bigint)", 1, params,
                   NULL, NULL);
@@ -1167,12 +1173,14 @@ static void store_digest(strata *db, pg_state *st, const char *schema,
     char *store = !ok      ? NULL
                   : values ? strata__pg_digest_store_values(qs, qc)
                            : strata__pg_digest_store(qs, qt, qc);
+    char *table = ok ? strata__sprintf("%s.%s", qs, qt) : NULL;
     free(qs);
     free(qt);
     free(qc);
-    if (store == NULL || (create && make == NULL)) {
+    if (store == NULL || table == NULL || (create && make == NULL)) {
         free(make);
         free(store);
+        free(table);
         return;
     }
     strata__err saved = db->err;
@@ -1190,15 +1198,18 @@ static void store_digest(strata *db, pg_state *st, const char *schema,
         if (rc == STRATA_OK) /* CREATE ... IF NOT EXISTS notices a skip */
             rc =
                 enqueue_text(db, st, "SET LOCAL client_min_messages = warning");
-        if (rc == STRATA_OK)
+        if (rc == STRATA_OK) {
             rc = enqueue(db, st, make, 0, NULL, NULL); /* takes make */
-        make = NULL;
+            make = NULL;
+        }
     }
-    const char *params[] = {db->module, values ? values->horizon : NULL,
-                            values ? values->rows : NULL,
-                            values ? values->digest : NULL};
+    const char *by_values[] = {db->module, values ? values->horizon : NULL,
+                               values ? values->rows : NULL,
+                               values ? values->digest : NULL, table};
+    const char *computed[] = {db->module, table};
     if (rc == STRATA_OK) /* takes store */
-        rc = enqueue(db, st, store, values ? 4 : 1, params, NULL);
+        rc = values ? enqueue(db, st, store, 5, by_values, NULL)
+                    : enqueue(db, st, store, 2, computed, NULL);
     else
         free(store);
     free(make);
@@ -1207,7 +1218,8 @@ static void store_digest(strata *db, pg_state *st, const char *schema,
     if (rc != STRATA_OK)
         pg_rollback(db, st);
     else
-        st->digest_ready = 1;
+        st->digest_exists = st->digest_shaped = 1;
+    free(table);
     db->err = saved;
 }
 

@@ -17,7 +17,18 @@ M=$TMP/m
 put "$M/001_a.up.sql" 'CREATE TABLE a(id int);\n'
 put "$M/002_b.up.sql" 'CREATE TABLE b(id int);\n'
 put "$M/003_c.up.sql" 'CREATE TABLE c(id int);\n'
-st() { "$STRATA" -d "$DBURL" -m "$M" "$@"; }
+# settle: waits (up to 10 s) until no other session in the cluster holds a
+# transaction id or snapshot, bar those this script keeps open on purpose
+# (digest_holder), so that an autovacuum or another test does not defer a
+# store asserted below.
+settle() {
+    local _
+    for _ in $(seq 100); do
+        [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL) AND application_name <> 'digest_holder'")" = 0 ] && return
+        sleep 0.1
+    done
+}
+st() { settle; "$STRATA" -d "$DBURL" -m "$M" "$@"; }
 # cached [TABLE]: module=digest/row_count of each cached row
 cached() {
     q "SELECT coalesce(string_agg(module || '=' || digest || '/' || row_count, ' ' ORDER BY module), '') FROM ${1:-strata_migrations}_digest"
@@ -52,21 +63,28 @@ assert_eq "a no-op start that trusts the cache writes nothing" "$s" "$(stamp)"
 # A forged row: migration 3's row deleted (no row is newer than the
 # horizon) and the count made to match. Only the cache says 3 is applied,
 # so "up to date" shows the look answered from it.
+# A forged row names its own transaction as the writer, as strata does.
 q "DELETE FROM strata_migrations WHERE version = '3'; DROP TABLE c;
-   UPDATE strata_migrations_digest SET row_count = 2" >/dev/null
+   UPDATE strata_migrations_digest SET row_count = 2, writer = txid_current()" >/dev/null
 assert_exit 0 st up
 assert_eq "a forged cache answers the look" "already up to date" "$OUT"
+# The same row rewritten by another transaction (a restore, say) is not.
+q "UPDATE strata_migrations_digest SET row_count = row_count" >/dev/null
+assert_exit 0 st up
+assert_contains "a cache row someone else wrote: not trusted" "$OUT" "applied 3 c"
+q "DELETE FROM strata_migrations WHERE version = '3'; DROP TABLE c;
+   UPDATE strata_migrations_digest SET row_count = 2, writer = txid_current()" >/dev/null
 # The same forgery with a horizon 2^30 + 1 transactions old is not trusted.
-q "UPDATE strata_migrations_digest SET horizon = horizon - 1073741825" >/dev/null
+q "UPDATE strata_migrations_digest SET horizon = horizon - 1073741825, writer = txid_current()" >/dev/null
 assert_exit 0 st up
 assert_contains "a horizon too old: the rows say 3 is pending" "$OUT" "applied 3 c"
 assert_eq "the run stored the digest again" "$(right)" "$(cached)"
 q "DELETE FROM strata_migrations WHERE version = '3'; DROP TABLE c;
-   UPDATE strata_migrations_digest SET row_count = 2,
+   UPDATE strata_migrations_digest SET row_count = 2, writer = txid_current(),
    horizon = txid_snapshot_xmax(txid_current_snapshot()) + 10" >/dev/null
 assert_exit 0 st up
 assert_contains "a horizon in the future: not trusted" "$OUT" "applied 3 c"
-q "UPDATE strata_migrations_digest SET row_count = 2" >/dev/null
+q "UPDATE strata_migrations_digest SET row_count = 2, writer = txid_current()" >/dev/null
 assert_exit 0 st up
 assert_eq "a count that differs: not trusted, still up to date" \
     "already up to date" "$OUT"
@@ -120,6 +138,22 @@ q "TRUNCATE strata_migrations; DROP TABLE a, b, c" >/dev/null
 assert_exit 0 st up
 assert_eq "a TRUNCATE: everything applied again" "3" "$(applied)"
 assert_eq "stored" "$(right)" "$(cached)"
+
+# A copy of the table, taken and altered before the digest was stored,
+# swapped in for the table: same count, no row newer than the horizon, but
+# another table.
+q "CREATE TABLE bak AS TABLE strata_migrations;
+   UPDATE bak SET checksum = 'x' || substr(checksum, 2) WHERE version = '2';
+   DELETE FROM strata_migrations_digest" >/dev/null
+assert_exit 0 st up
+assert_eq "before the swap: stored" "$(right)" "$(cached)"
+q "DROP TABLE strata_migrations; ALTER TABLE bak RENAME TO strata_migrations" >/dev/null
+assert_exit 3 st up
+assert_contains "a table swapped in: not trusted, refused as modified" "$ERR" "was changed after it was applied"
+q "UPDATE strata_migrations SET checksum = '$sum2' WHERE version = '2';
+   ALTER TABLE strata_migrations ADD PRIMARY KEY (module, version)" >/dev/null
+assert_exit 0 st up
+assert_eq "the swapped table mended: up to date" "already up to date" "$OUT"
 
 # ============================================================ open transaction
 # A transaction that took its id before the last change and is still
@@ -207,7 +241,7 @@ assert_eq "both modules cached" \
 # A session that holds the cache against writers: the run applies its
 # migration and does not wait to store the digest.
 put "$M/008_h.up.sql" 'CREATE TABLE h(id int);\n'
-"$PSQL" -X -q "$DBURL" -c "BEGIN; LOCK TABLE strata_migrations_digest IN SHARE MODE; SELECT pg_sleep(20); COMMIT" >/dev/null 2>&1 &
+PGAPPNAME=digest_holder "$PSQL" -X -q "$DBURL" -c "BEGIN; LOCK TABLE strata_migrations_digest IN SHARE MODE; SELECT pg_sleep(20); COMMIT" >/dev/null 2>&1 &
 BG_PIDS+=($!)
 for _ in $(seq 100); do
     [ "$(q "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'strata_migrations_digest' AND l.mode = 'ShareLock' AND l.granted")" = 1 ] && break

@@ -114,8 +114,8 @@ q "SELECT pg_stat_statements_reset()" >/dev/null
 before=$(stamp)
 CHECK="pgss: no-op up" assert_exit 0 "$STRATA" -d "$DBURL" -m "$D" up
 refill=0
-# BEGIN, SET LOCAL lock_timeout, the INSERT, COMMIT
-[ "$before" = "$(stamp)" ] || refill=4
+# BEGIN, RESET ALL, SET LOCAL lock_timeout, the INSERT, COMMIT
+[ "$before" = "$(stamp)" ] || refill=5
 stmts=$(q "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s
            JOIN pg_database d ON d.oid = s.dbid
            WHERE d.datname = current_database() AND s.toplevel
