@@ -398,8 +398,6 @@ static int mark_irreversible(strata *db, strata__plan *p)
     return STRATA_OK;
 }
 
-/* What status, validate and check begin with: a handle with a database
- * and a source, and the plan read without the lock. */
 /* What every read of the plan needs first: a database and a source. */
 static int plan_inputs(strata *db)
 {
@@ -408,6 +406,8 @@ static int plan_inputs(strata *db)
     return rc == STRATA_OK ? strata__require_source(db) : rc;
 }
 
+/* What status, validate and check begin with: a handle with a database
+ * and a source, and the plan read without the lock. */
 static int read_plan(strata__plan *p, strata *db)
 {
     int rc = plan_inputs(db);

@@ -50,8 +50,8 @@
     "c), 'SELECT')"
 
 /* From one snapshot, what the cache stores beside a digest: p.h, the
- * horizon; r.n, the rows of tracking table %s.%s; r.y, how many of them
- * were written after the horizon (pg_digest.h), by 32-bit distance from
+ * horizon; r.n, the rows of tracking table %s (qualified); r.y, how many of
+ * them were written after the horizon (pg_digest.h), by 32-bit distance from
  * it, which holds whatever transaction id the session has. For format()
  * and for sprintf() alike: both read %s and %%. */
 #define SNAPSHOT                                                               \
@@ -59,10 +59,11 @@
     "txid_snapshot_xmin(s) - 1 AS h FROM (SELECT txid_current_snapshot() AS "  \
     "s) AS s) AS x) AS p, LATERAL (SELECT count(*) AS n, count(*) FILTER "     \
     "(WHERE ((xmin::text::bigint - p.h) %% 4294967296 + 4294967296) %% "       \
-    "4294967296 BETWEEN 1 AND p.w) AS y FROM %s.%s) AS r"
+    "4294967296 BETWEEN 1 AND p.w) AS y FROM %s) AS r"
 
 /* The digest of module %L's rows of tracking table %s.%s, computed, and
- * the rest of SNAPSHOT, for sessions that may store. A format() string
+ * the rest of SNAPSHOT (%s: the same table, qualified), for sessions that
+ * may store. A format() string
  * inside an SQL literal. */
 #define FRESH                                                                  \
     "SELECT (SELECT %s FROM %s.%s WHERE module = %L) AS d, p.h, r.n, "         \
@@ -76,9 +77,9 @@ const char strata__pg_digest_look[] =
     "coalesce(nullif(CASE WHEN u THEN query_to_xml(format('" CACHED
     "', s, c, m, to_regclass(s || '.' || t)::oid, s, t), false, true, "
     "'')::text END, ''), query_to_xml(CASE WHEN w AND " SHAPED " THEN "
-    "format('" FRESH "', e, s, t, m, s, t) ELSE format('SELECT "
+    "format('" FRESH "', e, s, t, m, s || '.' || t) ELSE format('SELECT "
     "%s AS d FROM %s.%s WHERE module = %L', e, s, t, m) END, false, true, "
-    "'')::text) END, w, current_schema() FROM (SELECT *, u AND NOT "
+    "'')::text) END, current_schema() FROM (SELECT *, u AND NOT "
     "current_setting('transaction_read_only')::bool AND "
     "has_table_privilege(to_regclass(s || '.' || c), 'INSERT') AND "
     "has_table_privilege(to_regclass(s || '.' || c), 'UPDATE') AS w "
@@ -105,31 +106,30 @@ int strata__pg_digest_name(const char *table, char out[64])
     return 1;
 }
 
-char *strata__pg_digest_create(const char *schema, const char *cache)
+char *strata__pg_digest_create(const char *cache)
 {
     return strata__sprintf(
-        "CREATE UNLOGGED TABLE IF NOT EXISTS %s.%s (module text PRIMARY KEY, "
+        "CREATE UNLOGGED TABLE IF NOT EXISTS %s (module text PRIMARY KEY, "
         "horizon bigint NOT NULL, row_count bigint NOT NULL, digest text NOT "
         "NULL CHECK (digest ~ '^[0-9a-f]{64}$'), rel bigint NOT NULL, writer "
         "bigint NOT NULL)",
-        schema, cache);
+        cache);
 }
 
-char *strata__pg_digest_store(const char *schema, const char *table,
-                              const char *cache)
+char *strata__pg_digest_store(const char *table, const char *cache)
 {
     return strata__sprintf(
-        "INSERT INTO %s.%s (module, horizon, row_count, digest, rel, writer) "
-        "SELECT $1, p.h, r.n, (SELECT " DIGEST_EXPR " FROM %s.%s WHERE "
+        "INSERT INTO %s (module, horizon, row_count, digest, rel, writer) "
+        "SELECT $1, p.h, r.n, (SELECT " DIGEST_EXPR " FROM %s WHERE "
         "module = $1), to_regclass($2)::oid, txid_current()" SNAPSHOT
         " WHERE r.y = 0" UPSERT,
-        schema, cache, schema, table, schema, table);
+        cache, table, table);
 }
 
-char *strata__pg_digest_store_values(const char *schema, const char *cache)
+char *strata__pg_digest_store_values(const char *cache)
 {
     return strata__sprintf(
-        "INSERT INTO %s.%s (module, horizon, row_count, digest, rel, writer) "
+        "INSERT INTO %s (module, horizon, row_count, digest, rel, writer) "
         "VALUES ($1, $2, $3, $4, to_regclass($5)::oid, txid_current())" UPSERT,
-        schema, cache);
+        cache);
 }

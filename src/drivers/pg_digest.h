@@ -57,38 +57,38 @@ int strata__pg_digest_name(const char *table, char out[64]);
  *   1. NULL when the tracking table does not exist, else query_to_xml()
  *      text holding <c>64 hex digits</c>, the cached digest, where a cached
  *      row passes the check above, else <d>64 hex digits</d>, the digest
- *      computed from the rows, followed, where column 2 is true, by what
- *      the cache would store, from the same snapshot: <h> the horizon, <n>
- *      the number of rows in the tracking table and <y> how many of them
- *      were written after the horizon (store only when 0);
- *   2. whether this session may store the digest: the cache table exists,
- *      this role may read and write it, and the session is neither
- *      read-only nor on a standby;
- *   3. current_schema().
+ *      computed from the rows, followed, where this session may store the
+ *      digest (the cache table exists with strata's columns, this role may
+ *      read and write it, and the session is neither read-only nor on a
+ *      standby), by what the cache would store, from the same snapshot: <h>
+ *      the horizon, <n> the number of rows in the tracking table and <y>
+ *      how many of them were written after the horizon (store only when 0);
+ *   2. current_schema().
  * It reaches the tables only through query_to_xml(), once to_regclass()
  * has found them, so a database not yet migrated answers without an error
  * in the server's log; and it reads the cache's columns through to_jsonb(),
  * so a table of that name with other columns is merely never trusted. */
 extern const char strata__pg_digest_look[];
 
-/* The statements below take quoted names: `schema`, the tracking table
- * `table` in it, and its cache table `cache`. Each returns a malloc'ed
+/* The statements below take quoted, schema-qualified names: the tracking
+ * table `table` and its cache table `cache`. Each returns a malloc'ed
  * string, or NULL when out of memory. */
 
 /* Creates the cache table. */
-char *strata__pg_digest_create(const char *schema, const char *cache);
+char *strata__pg_digest_create(const char *cache);
 
-/* Stores the digest of a module's rows (its one parameter, $1) as
+/* Stores the digest of a module's rows ($1; $2 the tracking table's
+ * qualified name, as text) as
  * described above; it stores nothing when a row of the tracking table was
  * written after the horizon (a transaction that started before the last
  * change to it is still open somewhere in the cluster). It needs no lock:
  * whatever snapshot it runs in, what it stores is true of that snapshot. */
-char *strata__pg_digest_store(const char *schema, const char *table,
-                              const char *cache);
+char *strata__pg_digest_store(const char *table, const char *cache);
 
 /* Stores what a look computed (column 1 above): parameters $1 the module,
- * $2 <h>, $3 <n>, $4 the digest. True of the look's snapshot, so as good
- * as the store above, and it reads nothing. */
-char *strata__pg_digest_store_values(const char *schema, const char *cache);
+ * $2 <h>, $3 <n>, $4 the digest, $5 the tracking table's qualified name.
+ * True of the look's snapshot, so as good as the store above, and it reads
+ * nothing but that name. */
+char *strata__pg_digest_store_values(const char *cache);
 
 #endif /* STRATA_DRIVERS_PG_DIGEST_H */

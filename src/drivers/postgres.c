@@ -63,7 +63,6 @@ typedef struct refill {
     char horizon[24]; /* <h> */
     char rows[24];    /* <n> */
     char digest[65];  /* <d> */
-    char *schema;     /* current_schema(), malloc'ed */
 } refill;
 
 typedef struct pg_state {
@@ -319,7 +318,6 @@ static void pg_close(void *vst)
         PQfinish(st->conn); /* also releases the session's advisory lock */
     free(st->password);
     free(st->current_schema);
-    free(st->refill.schema);
     memset(st, 0, sizeof *st);
 }
 
@@ -749,8 +747,8 @@ static int pg_lock(strata *db, void *vst)
     return STRATA_OK;
 }
 
-static void store_digest(strata *db, pg_state *st, const char *schema,
-                         int create, const refill *values);
+static void store_digest(strata *db, pg_state *st, int create,
+                         const refill *values);
 
 static void pg_unlock(strata *db, void *vst)
 {
@@ -762,8 +760,7 @@ static void pg_unlock(strata *db, void *vst)
     const char *params[] = {key};
     if (st->known && st->table_exists && st->wrote &&
         (!st->digest_exists || st->digest_shaped))
-        store_digest(db, st, db->schema ? db->schema : st->current_schema,
-                     !st->digest_exists, NULL);
+        store_digest(db, st, !st->digest_exists, NULL);
     strata__err saved = db->err; /* unlocking must not hide the run's error */
     (void)run_now(db, st, "SELECT pg_advisory_unlock(?::bigint)", 1, params,
                   NULL, NULL);
@@ -1057,8 +1054,8 @@ typedef struct digest_answer {
     char *out;
     int bad;
     int cached;    /* the digest came from the cache */
-    int may_store; /* this session may write the cache */
     refill values; /* when it did not: what the cache would store */
+    char *schema;  /* current_schema(), malloc'ed */
 } digest_answer;
 
 /* Copies the digits between <tag> and </tag> in xml into out (size n);
@@ -1084,16 +1081,15 @@ static int xml_digits(const char *xml, const char *tag, const char *digits,
 static int digest_cb(void *payload, int ncols, const char *const *v)
 {
     digest_answer *a = payload;
-    if (ncols != 3) {
+    if (ncols != 2) {
         a->bad = 1;
         return 1;
     }
-    a->may_store = v[1] != NULL && v[1][0] == 't';
-    a->values.schema = v[2] != NULL ? strata__strdup(v[2]) : NULL;
+    a->schema = v[1] != NULL ? strata__strdup(v[1]) : NULL;
     if (v[0] == NULL)
         return 1; /* no table: the digest of no rows stands */
-    /* <row ...>\n  <c>64 hex digits</c>\n</row>, or <d>...</d> and perhaps
-     * <h>, <n>, <y> */
+    /* <row ...>\n  <c>64 hex digits</c>\n</row>, or <d>...</d> and, where
+     * this session may store, <h>, <n>, <y> */
     static const char hex[] = "0123456789abcdef", dec[] = "0123456789";
     char digest[65], young[24];
     a->cached = xml_digits(v[0], "c", hex, digest, sizeof digest);
@@ -1107,7 +1103,7 @@ static int digest_cb(void *payload, int ncols, const char *const *v)
     }
     memcpy(a->out, digest, sizeof digest);
     refill *r = &a->values;
-    r->ready = !a->cached && a->may_store &&
+    r->ready = !a->cached &&
                xml_digits(v[0], "h", dec, r->horizon, sizeof r->horizon) &&
                xml_digits(v[0], "n", dec, r->rows, sizeof r->rows) &&
                xml_digits(v[0], "y", dec, young, sizeof young) &&
@@ -1132,8 +1128,7 @@ static int pg_state_digest(strata *db, void *vst, char out[65])
     strata__state_hash_init(&h);
     strata__state_hash_end(&h, out);
     digest_answer a = {.out = out};
-    free(st->refill.schema);
-    memset(&st->refill, 0, sizeof st->refill);
+    st->refill.ready = 0;
     rc = run_now(db, st, strata__pg_digest_look, 4, params, digest_cb, &a);
     tracking_names_free(&n);
     if (rc == STRATA_OK && a.bad)
@@ -1141,10 +1136,15 @@ static int pg_state_digest(strata *db, void *vst, char out[65])
                              "the digest of the tracking table %s came "
                              "back malformed",
                              db->table);
-    if (rc == STRATA_OK && a.values.ready && a.values.schema != NULL)
-        st->refill = a.values;
-    else
-        free(a.values.schema);
+    if (rc == STRATA_OK && a.schema != NULL) {
+        /* where qualify() finds the tables for pg_state_matched() */
+        free(st->current_schema);
+        st->current_schema = a.schema;
+        a.schema = NULL;
+        if (a.values.ready)
+            st->refill = a.values;
+    }
+    free(a.schema);
     return rc;
 }
 
@@ -1157,27 +1157,23 @@ static int pg_state_digest(strata *db, void *vst, char out[65])
  * its own. Best effort: the cache only saves time, so a failure (no right
  * to create a table, a lock held for longer than the lock_timeout below)
  * costs the next start the digest from the rows, never the run. */
-static void store_digest(strata *db, pg_state *st, const char *schema,
-                         int create, const refill *values)
+static void store_digest(strata *db, pg_state *st, int create,
+                         const refill *values)
 {
-    char cache[64];
-    if (schema == NULL || st->in_tx || PQstatus(st->conn) != CONNECTION_OK ||
+    char name[64];
+    if ((db->schema == NULL && st->current_schema == NULL) || st->in_tx ||
+        PQstatus(st->conn) != CONNECTION_OK ||
         PQtransactionStatus(st->conn) != PQTRANS_IDLE ||
-        !strata__pg_digest_name(db->table, cache))
+        !strata__pg_digest_name(db->table, name))
         return;
-    char *qs = strata__quote_ident(schema);
-    char *qt = strata__quote_ident(db->table);
-    char *qc = strata__quote_ident(cache);
-    int ok = qs && qt && qc;
-    char *make = ok && create ? strata__pg_digest_create(qs, qc) : NULL;
-    char *store = !ok      ? NULL
-                  : values ? strata__pg_digest_store_values(qs, qc)
-                           : strata__pg_digest_store(qs, qt, qc);
-    char *table = ok ? strata__sprintf("%s.%s", qs, qt) : NULL;
-    free(qs);
-    free(qt);
-    free(qc);
-    if (store == NULL || table == NULL || (create && make == NULL)) {
+    char *table = qualify(db, st, db->table);
+    char *cache = qualify(db, st, name);
+    char *make = cache && create ? strata__pg_digest_create(cache) : NULL;
+    char *store = !table || !cache ? NULL
+                  : values         ? strata__pg_digest_store_values(cache)
+                                   : strata__pg_digest_store(table, cache);
+    free(cache);
+    if (store == NULL || (create && make == NULL)) {
         free(make);
         free(store);
         free(table);
@@ -1227,10 +1223,8 @@ static void pg_state_matched(strata *db, void *vst)
 {
     pg_state *st = vst;
     if (st->refill.ready)
-        store_digest(db, st, db->schema ? db->schema : st->refill.schema, 0,
-                     &st->refill);
-    free(st->refill.schema);
-    memset(&st->refill, 0, sizeof st->refill);
+        store_digest(db, st, 0, &st->refill);
+    st->refill.ready = 0;
 }
 
 static int pg_table_exists(strata *db, void *vst, const char *name)
