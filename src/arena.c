@@ -16,12 +16,13 @@ struct strata__arena_chunk {
     max_align_t data[];
 };
 
-void *strata__arena_alloc(strata__arena *a, size_t size)
+/* `size` bytes at a multiple of `align` (a power of two) in the head
+ * chunk, or in a new one. */
+static void *bump(strata__arena *a, size_t size, size_t align)
 {
-    size_t align = sizeof(max_align_t);
-    size = (size + align - 1) / align * align;
     strata__arena_chunk *c = a->head;
-    if (c == NULL || c->cap - c->used < size) {
+    size_t at = c != NULL ? (c->used + align - 1) & ~(align - 1) : 0;
+    if (c == NULL || at > c->cap || c->cap - at < size) {
         size_t cap = size > 16384 ? size : 16384;
         c = malloc(sizeof *c + cap);
         if (c == NULL)
@@ -30,19 +31,28 @@ void *strata__arena_alloc(strata__arena *a, size_t size)
         c->cap = cap;
         c->next = a->head;
         a->head = c;
+        at = 0;
     }
-    void *p = (char *)c->data + c->used;
-    c->used += size;
-    memset(p, 0, size);
+    c->used = at + size;
+    return (char *)c->data + at;
+}
+
+void *strata__arena_alloc(strata__arena *a, size_t size)
+{
+    void *p = bump(a, size, sizeof(max_align_t));
+    if (p != NULL)
+        memset(p, 0, size);
     return p;
 }
 
+/* Strings need no alignment: packed, the ten thousand short strings of a
+ * plan take about two thirds of the room they would at 16 bytes apiece. */
 char *strata__arena_strdup(strata__arena *a, const char *s)
 {
     if (s == NULL)
         s = "";
     size_t n = strlen(s) + 1;
-    char *p = strata__arena_alloc(a, n);
+    char *p = bump(a, n, 1);
     if (p != NULL)
         memcpy(p, s, n);
     return p;

@@ -139,8 +139,9 @@ int strata__plan_check(strata *db, const strata__plan *p,
 int strata__load_runnable(strata__script *out, strata *db,
                           const strata__migration *m, strata_direction dir);
 
-/* The public copy of a plan. */
-int strata__plan_export(strata_plan **out, strata *db, const strata__plan *p);
+/* The public form of a plan. Takes `p` over, whether it succeeds or fails
+ * (STRATA_ENOMEM): *p is left empty, and freeing it again does nothing. */
+int strata__plan_export(strata_plan **out, strata *db, strata__plan *p);
 
 /* ------------------------------------------------------------------------ */
 /* result.c: building reports. */

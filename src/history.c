@@ -102,6 +102,12 @@ int strata__rows_load(strata__rows *out, strata *db, strata__order order)
         strata__rows_free(out);
         return rc;
     }
+    /* Give back what doubling left over: a plan holds the rows to its end. */
+    if (c.cap > out->count && out->count > 0) {
+        strata__row *fit = realloc(out->items, out->count * sizeof *fit);
+        if (fit != NULL)
+            out->items = fit;
+    }
     if (out->count > 1)
         strata__sort(out->items, out->count, sizeof *out->items,
                      order == STRATA__ORDER_STRING ? row_cmp_string

@@ -170,6 +170,10 @@ static int merge_rows(strata__plan *out, strata *db)
         if (strcmp(e->row->state, STRATA__ROW_APPLIED) == 0)
             out->current = e->version;
     }
+    /* Sized for no overlap at all; usually nearly everything overlaps. */
+    strata__entry *fit = realloc(out->items, (out->count + 1) * sizeof *fit);
+    if (fit != NULL)
+        out->items = fit;
     return STRATA_OK;
 fail:
     strata__plan_free(out);
@@ -308,40 +312,56 @@ int strata__load_runnable(strata__script *out, strata *db,
 
 typedef struct plan_box {
     strata_plan pub;
-    strata__arena arena;
+    strata__plan own;    /* the strings of pub point into it */
+    strata__arena arena; /* pub's structs, and copies of what the handle owns */
 } plan_box;
 
-int strata__plan_export(strata_plan **out, strata *db, const strata__plan *p)
+/* A string of the plan for pub: lent from the plan the box owns, or copied
+ * when the handle owns it (an embedded source), since a plan may outlive
+ * its handle. Lending keeps status at N = 10,000 from holding every string
+ * twice. */
+static const char *pub_str(plan_box *box, const char *s)
+{
+    if (s == NULL || s[0] == '\0')
+        return "";
+    return box->own.source_borrowed ? strata__arena_strdup(&box->arena, s) : s;
+}
+
+int strata__plan_export(strata_plan **out, strata *db, strata__plan *p)
 {
     *out = NULL;
     plan_box *box = calloc(1, sizeof *box);
-    if (box == NULL)
+    if (box == NULL) {
+        strata__plan_free(p);
         return strata__err_nomem(&db->err);
+    }
+    box->own = *p;
+    memset(p, 0, sizeof *p);
+    p->current = "0";
+    const strata__plan *own = &box->own;
     strata__arena *a = &box->arena;
     strata_migration **list =
-        strata__arena_alloc(a, (p->count + 1) * sizeof *list);
+        strata__arena_alloc(a, (own->count + 1) * sizeof *list);
+    strata_migration *items =
+        strata__arena_alloc(a, (own->count + 1) * sizeof *items);
     box->pub.module = strata__arena_strdup(a, db->module);
-    box->pub.current = strata__arena_strdup(a, p->current);
-    if (list == NULL || !box->pub.module || !box->pub.current)
+    box->pub.current = strata__arena_strdup(a, own->current);
+    if (list == NULL || items == NULL || !box->pub.module || !box->pub.current)
         goto nomem;
-    for (size_t i = 0; i < p->count; i++) {
-        const strata__entry *e = &p->items[i];
-        strata_migration *m = strata__arena_alloc(a, sizeof *m);
-        if (m == NULL)
-            goto nomem;
-        m->version = strata__arena_strdup(a, e->version);
-        m->name = strata__arena_strdup(a, name_of(e));
+    for (size_t i = 0; i < own->count; i++) {
+        const strata__entry *e = &own->items[i];
+        const strata__row *row = e->row; /* the plan's own: lent as is */
+        strata_migration *m = &items[i];
+        m->version = e->m ? pub_str(box, e->version) : row->version;
+        m->name = e->m ? pub_str(box, e->m->name) : row->name;
         m->state = e->state;
-        m->applied_at =
-            strata__arena_strdup(a, e->row ? e->row->applied_at : "");
-        m->execution_ms = e->row ? e->row->execution_ms : -1;
-        m->applied_by =
-            strata__arena_strdup(a, e->row ? e->row->applied_by : "");
-        m->checksum = strata__arena_strdup(a, e->m ? e->m->checksum : "");
-        m->recorded_checksum =
-            strata__arena_strdup(a, e->row ? e->row->checksum : "");
-        m->up_file = strata__arena_strdup(a, e->m ? e->m->up_path : "");
-        m->down_file = strata__arena_strdup(a, e->m ? e->m->down_path : "");
+        m->applied_at = row ? row->applied_at : "";
+        m->execution_ms = row ? row->execution_ms : -1;
+        m->applied_by = row ? row->applied_by : "";
+        m->checksum = e->m ? pub_str(box, e->m->checksum) : "";
+        m->recorded_checksum = row ? row->checksum : "";
+        m->up_file = e->m ? pub_str(box, e->m->up_path) : "";
+        m->down_file = e->m ? pub_str(box, e->m->down_path) : "";
         m->reversible =
             e->m != NULL && e->m->down_path != NULL && !e->m->down_empty;
         const strata_embedded_file *f = e->m ? e->m->up_emb : NULL;
@@ -349,19 +369,17 @@ int strata__plan_export(strata_plan **out, strata *db, const strata__plan *p)
             e->m != NULL &&
             (e->m->meta_no_tx || e->m->head_no_tx ||
              (f != NULL && strata__script_head_no_tx(f->data, f->size)));
-        if (!m->version || !m->name || !m->applied_at || !m->applied_by ||
-            !m->checksum || !m->recorded_checksum || !m->up_file ||
+        if (!m->version || !m->name || !m->checksum || !m->up_file ||
             !m->down_file)
             goto nomem;
         list[i] = m;
     }
-    box->pub.count = p->count;
+    box->pub.count = own->count;
     box->pub.migrations = (const strata_migration *const *)list;
     *out = &box->pub;
     return STRATA_OK;
 nomem:
-    strata__arena_free(a);
-    free(box);
+    strata_plan_free(&box->pub);
     return strata__err_nomem(&db->err);
 }
 
@@ -371,6 +389,7 @@ void strata_plan_free(strata_plan *plan)
         return;
     plan_box *box = (plan_box *)plan;
     strata__arena_free(&box->arena);
+    strata__plan_free(&box->own);
     free(box);
 }
 

@@ -85,9 +85,12 @@ static char *sqlite_display_url(const char *url)
     return strata__strdup(url); /* SQLite URLs carry no password */
 }
 
-/* Opens the connection. Opening is lazy in SQLite: the schema is read here
+/* Opens the connection. Opening is lazy in SQLite: the header is read here
  * so that a file that is not a database fails now, not halfway through a
- * plan. */
+ * plan. PRAGMA schema_version reads page 1 without parsing the schema,
+ * which costs time and megabytes in proportion to it (6 MB for 20,000
+ * objects): the schema is parsed once, by the first statement that needs
+ * it, after the source has been read and its scratch memory freed. */
 static int connect(strata *db, sqlite_state *st)
 {
     const char *path = st->path ? st->path : ":memory:";
@@ -113,8 +116,7 @@ static int connect(strata *db, sqlite_state *st)
     }
     sqlite3_busy_timeout(st->conn,
                          db->lock_timeout_ms > 0 ? db->lock_timeout_ms : 0);
-    rc = sqlite3_exec(st->conn, "SELECT count(*) FROM sqlite_master", NULL,
-                      NULL, NULL);
+    rc = sqlite3_exec(st->conn, "PRAGMA schema_version", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         int ext = sqlite3_extended_errcode(st->conn);
         strata__err_db(&db->err, sqlite3_errmsg(st->conn), "", "", ext);
@@ -693,14 +695,19 @@ static int sqlite_ensure_tables(strata *db, void *vst, const char *table,
         rc = strata__err_nomem(&db->err);
         goto out;
     }
-    /* INTEGER PRIMARY KEY, not AUTOINCREMENT: the history is never deleted
-     * from, and AUTOINCREMENT would add sqlite_sequence to the schema. */
+    /* The tracking table is WITHOUT ROWID: its rows live in the primary
+     * key's b-tree alone, so each apply dirties one page of it, not two (a
+     * rowid table plus its key index), and the journal and the fsyncs carry
+     * that much less. The history keeps INTEGER PRIMARY KEY, not
+     * AUTOINCREMENT: it is never deleted from, and AUTOINCREMENT would add
+     * sqlite_sequence to the schema. */
     sql = strata__sprintf(
         "CREATE TABLE IF NOT EXISTS %s ("
         "module TEXT NOT NULL, version TEXT NOT NULL, name TEXT NOT NULL, "
         "checksum TEXT NOT NULL, state TEXT NOT NULL, "
         "applied_at TEXT NOT NULL, execution_ms INTEGER NOT NULL, "
-        "applied_by TEXT NOT NULL, PRIMARY KEY (module, version));"
+        "applied_by TEXT NOT NULL, PRIMARY KEY (module, version)) "
+        "WITHOUT ROWID;"
         "CREATE TABLE IF NOT EXISTS %s ("
         "id INTEGER PRIMARY KEY, module TEXT NOT NULL, "
         "version TEXT NOT NULL, name TEXT NOT NULL, action TEXT NOT NULL, "

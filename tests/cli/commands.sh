@@ -295,4 +295,21 @@ assert_exit 0 "$STRATA" -d sqlite:stat.db -m "$TMP/none" --module nothing status
 assert_eq "status with no migrations" "no migrations
 current: 0" "$OUT"
 
+# ------------------------------------- a tracking table from an earlier build
+# Earlier strata made the tracking table a rowid table with an automatic
+# index on its key; new databases get WITHOUT ROWID. Both must keep working.
+sql old.db 'CREATE TABLE strata_migrations (module TEXT NOT NULL, version TEXT NOT NULL, name TEXT NOT NULL, checksum TEXT NOT NULL, state TEXT NOT NULL, applied_at TEXT NOT NULL, execution_ms INTEGER NOT NULL, applied_by TEXT NOT NULL, PRIMARY KEY (module, version))'
+assert_exit 0 "$STRATA" -d sqlite:old.db -m "$M" up --to 3
+assert_eq "rowid tracking table: up records into it" "1 2 3" "$(versions old.db)"
+assert_exit 0 "$STRATA" -d sqlite:old.db -m "$M" up
+assert_exit 0 "$STRATA" -d sqlite:old.db -m "$M" down --to 2
+assert_eq "rowid tracking table: down deletes from it" "1 2" "$(versions old.db)"
+assert_exit 0 "$STRATA" -d sqlite:old.db -m "$M" status
+assert_match "rowid tracking table: status" "$OUT" '^current: 2$'
+assert_eq "rowid tracking table: left a rowid table" "0" \
+    "$(sql old.db "SELECT count(*) FROM sqlite_master WHERE name = 'strata_migrations' AND sql LIKE '%WITHOUT ROWID%'")"
+assert_exit 0 "$STRATA" -d sqlite:fresh.db -m "$M" up --to 1
+assert_eq "a new tracking table is WITHOUT ROWID, with no separate index" "1|0" \
+    "$(sql fresh.db "SELECT (SELECT count(*) FROM sqlite_master WHERE name = 'strata_migrations' AND sql LIKE '%WITHOUT ROWID'), (SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'strata_migrations')")"
+
 finish

@@ -261,8 +261,16 @@ char *it_snapshot(const char *path)
     cr_assert_eq(rc, SQLITE_OK);
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
+        /* Insertion order; a WITHOUT ROWID table (the tracking table) has
+         * no rowid and is read in its key's order. */
         char *sql =
             sqlite3_mprintf("SELECT * FROM \"%w\" ORDER BY rowid", name);
+        sqlite3_stmt *probe = NULL;
+        if (sqlite3_prepare_v2(c, sql, -1, &probe, NULL) != SQLITE_OK) {
+            sqlite3_free(sql);
+            sql = sqlite3_mprintf("SELECT * FROM \"%w\"", name);
+        }
+        sqlite3_finalize(probe);
         sb_add(&b, "table ");
         sb_add(&b, name);
         sb_add(&b, ":\n");
