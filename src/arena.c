@@ -1,11 +1,12 @@
 /*
- * arena.c - a bump allocator for results.
+ * arena.c - a bump allocator.
  *
- * A plan, report or history is many small strings and structs that live and
- * die together; building them in one arena gives each result a single free
- * and no path on which a half-built result leaks.
+ * A source list, plan, report or history is many small strings and structs
+ * that live and die together; building them in one arena gives each a
+ * single free, no path on which a half-built one leaks, and no malloc
+ * header per string.
  */
-#include "engine.h"
+#include "strata_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,11 @@ void *strata__arena_alloc(strata__arena *a, size_t size)
 
 /* Strings need no alignment: packed, the ten thousand short strings of a
  * plan take about two thirds of the room they would at 16 bytes apiece. */
+char *strata__arena_bytes(strata__arena *a, size_t n)
+{
+    return bump(a, n, 1);
+}
+
 char *strata__arena_strdup(strata__arena *a, const char *s)
 {
     if (s == NULL)

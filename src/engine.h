@@ -9,20 +9,6 @@
 #include "strata_int.h"
 
 /* ------------------------------------------------------------------------ */
-/* arena.c: results are built in an arena and freed at once. */
-
-typedef struct strata__arena_chunk strata__arena_chunk;
-typedef struct strata__arena {
-    strata__arena_chunk *head;
-} strata__arena;
-
-/* Zeroed memory from the arena; NULL on OOM. */
-void *strata__arena_alloc(strata__arena *a, size_t size);
-/* Copy of s ("" for NULL); NULL on OOM. */
-char *strata__arena_strdup(strata__arena *a, const char *s);
-void strata__arena_free(strata__arena *a);
-
-/* ------------------------------------------------------------------------ */
 /* history.c: the tracking table (one row per applied migration) and the
  * append-only history, written through the driver with bound parameters. */
 
@@ -47,8 +33,10 @@ typedef struct strata__rows {
 } strata__rows;
 
 /* Loads this module's rows, sorted with `order`. A missing table gives an
- * empty list. */
-int strata__rows_load(strata__rows *out, strata *db, strata__order order);
+ * empty list. `expect` is how many rows there probably are (the source's
+ * count): room for that many is made at once. */
+int strata__rows_load(strata__rows *out, strata *db, strata__order order,
+                      size_t expect);
 void strata__rows_free(strata__rows *rows);
 /* The state digest (strata__state_hash) of this module's rows, computed by
  * the database where the driver can (one value crosses the wire), else

@@ -82,7 +82,8 @@ static int row_cmp_string(const void *a, const void *b)
     return strata__version_cmp(x->version, y->version, STRATA__ORDER_STRING);
 }
 
-int strata__rows_load(strata__rows *out, strata *db, strata__order order)
+int strata__rows_load(strata__rows *out, strata *db, strata__order order,
+                      size_t expect)
 {
     memset(out, 0, sizeof *out);
     int exists = db->driver->table_exists(db, db->drv, db->table);
@@ -90,7 +91,15 @@ int strata__rows_load(strata__rows *out, strata *db, strata__order order)
         return exists;
     if (exists == 0)
         return STRATA_OK;
+    /* Finding the table parsed the schema: its pages can go before the
+     * rows' come in. */
+    if (db->driver->trim != NULL)
+        db->driver->trim(db->drv);
     rows_ctx c = {out, 0, 0};
+    if (expect > 0) {
+        out->items = malloc(expect * sizeof *out->items);
+        c.cap = out->items != NULL ? expect : 0;
+    }
     const char *params[] = {db->module};
     int rc = run(db,
                  "SELECT version, name, checksum, state, applied_at, "
@@ -102,6 +111,8 @@ int strata__rows_load(strata__rows *out, strata *db, strata__order order)
         strata__rows_free(out);
         return rc;
     }
+    if (db->driver->trim != NULL)
+        db->driver->trim(db->drv);
     /* Give back what doubling left over: a plan holds the rows to its end. */
     if (c.cap > out->count && out->count > 0) {
         strata__row *fit = realloc(out->items, out->count * sizeof *fit);

@@ -125,7 +125,7 @@ int strata__plan_reread_rows(strata__plan *p, strata *db)
 static int merge_rows(strata__plan *out, strata *db)
 {
     strata__order order = out->source.order;
-    int rc = strata__rows_load(&out->rows, db, order);
+    int rc = strata__rows_load(&out->rows, db, order, out->source.count);
     if (rc != STRATA_OK)
         goto fail;
 
@@ -514,7 +514,7 @@ int strata_current(char **out, strata *db)
         strata__err_clear(&db->err);
     }
     strata__rows rows;
-    rc = strata__rows_load(&rows, db, order);
+    rc = strata__rows_load(&rows, db, order, 0);
     if (rc != STRATA_OK)
         return rc;
     const char *cur = "0";

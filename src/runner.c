@@ -116,7 +116,8 @@ static int current_after(run *r, char **out)
     if (r->opts.dry_run || r->rb.report->count == 0)
         return STRATA_OK; /* unchanged: no round trip to find that out */
     strata__err saved = r->db->err; /* the run's own error comes first */
-    int rc = strata__rows_load(&rows, r->db, r->plan.source.order);
+    int rc = strata__rows_load(&rows, r->db, r->plan.source.order,
+                               r->plan.source.count);
     r->db->err = saved;
     if (rc != STRATA_OK)
         return STRATA_OK; /* the report keeps from_version */

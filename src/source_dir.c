@@ -55,13 +55,16 @@ static int names_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* dir + '/' + name (+ '/' + leaf when leaf is not NULL), in one malloc:
+/* dir + '/' + name (+ '/' + leaf when leaf is not NULL), in the arena `a`
+ * (a path the list keeps) or, when `a` is NULL, in one malloc (scratch):
  * called for every file at every start, so no printf. */
-static char *join3(const char *dir, const char *name, const char *leaf)
+static char *join3(strata__arena *a, const char *dir, const char *name,
+                   const char *leaf)
 {
     size_t d = strlen(dir), n = strlen(name), l = leaf ? strlen(leaf) : 0;
     int slash = d > 0 && dir[d - 1] == '/';
-    char *p = malloc(d + !slash + n + (leaf ? 1 + l : 0) + 1);
+    size_t size = d + !slash + n + (leaf ? 1 + l : 0) + 1;
+    char *p = a != NULL ? strata__arena_bytes(a, size) : malloc(size);
     if (p == NULL)
         return NULL;
     char *q = p;
@@ -78,11 +81,6 @@ static char *join3(const char *dir, const char *name, const char *leaf)
     }
     *q = '\0';
     return p;
-}
-
-static char *join(const char *dir, const char *name)
-{
-    return join3(dir, name, NULL);
 }
 
 static int is_file(const char *path)
@@ -206,22 +204,12 @@ out:
     return rc;
 }
 
-static void migration_clear(strata__migration *m)
-{
-    free(m->version);
-    free(m->name);
-    free(m->up_path);
-    free(m->down_path);
-    memset(m, 0, sizeof *m);
-}
-
 void strata__migrations_free(strata__migrations *list)
 {
     if (list == NULL)
         return;
-    for (size_t i = 0; i < list->count; i++)
-        migration_clear(&list->items[i]);
     free(list->items);
+    strata__arena_free(&list->strings);
     list->items = NULL;
     list->count = 0;
 }
@@ -315,7 +303,7 @@ out:
 
 typedef struct flat_entry {
     const char *fname; /* lent from the names list */
-    char *path;
+    char *path;        /* in the list's arena */
     strata__fname f;
 } flat_entry;
 
@@ -342,9 +330,11 @@ static int refuse_duplicate(strata__err *err, const flat_entry *a,
     return rc;
 }
 
-/* Turns one group of files sharing a version, [g, g + n), into `m`. */
-static int flat_group(const strata_source *src, strata__migration *m,
-                      flat_entry *g, size_t n, strata__err *err)
+/* Turns one group of files sharing a version, [g, g + n), into `m`, whose
+ * text goes to the arena `a`. */
+static int flat_group(const strata_source *src, strata__arena *a,
+                      strata__migration *m, flat_entry *g, size_t n,
+                      strata__err *err)
 {
     flat_entry *up = NULL, *down = NULL;
 
@@ -384,15 +374,13 @@ static int flat_group(const strata_source *src, strata__migration *m,
                                 "an up and a down script of one version "
                                 "must have the same name");
 
-    /* The list owns the strings from here on, whatever happens next. */
-    m->version = up->f.version;
-    m->name = up->f.name;
+    m->version = strata__arena_strdup(a, up->f.version);
+    m->name = strata__arena_strdup(a, up->f.name);
+    if (m->version == NULL || m->name == NULL)
+        return strata__err_nomem(err);
     m->up_path = up->path;
-    up->f.version = up->f.name = up->path = NULL;
-    if (down != NULL) {
+    if (down != NULL)
         m->down_path = down->path;
-        down->path = NULL;
-    }
     int rc = read_up(src, m, up->f.kind == STRATA__FILE_PLAIN, err);
     if (rc != 0)
         return rc;
@@ -406,11 +394,8 @@ static int flat_group(const strata_source *src, strata__migration *m,
         strata__err_hint(err, "keep one of them");
         return rc;
     }
-    if (m->markers) {
-        m->down_path = strata__strdup(m->up_path);
-        if (m->down_path == NULL)
-            return strata__err_nomem(err);
-    }
+    if (m->markers)
+        m->down_path = m->up_path;
     return 0;
 }
 
@@ -436,7 +421,7 @@ static int scan_flat(strata__migrations *out, const strata_source *src,
             rc = strata__err_nomem(err);
             goto out;
         }
-        char *path = join(src->dir, fname);
+        char *path = join3(&out->strings, src->dir, fname, NULL);
         if (path == NULL) {
             strata__fname_free(&f);
             rc = strata__err_nomem(err);
@@ -450,16 +435,13 @@ static int scan_flat(strata__migrations *out, const strata_source *src,
             int dir =
                 src->emb == NULL && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
             strata__fname_free(&f);
-            if (dir || src->emb != NULL) {
-                free(path);
+            if (dir || src->emb != NULL)
                 continue;
-            }
             rc = strata__err_set(err, STRATA_EUSAGE, STRATA_REASON_IO,
                                  "%s is not a regular file", fname);
             strata__err_where(err, path, 0, 0, 0);
             strata__err_hint(err, "a migration script must be a plain file "
                                   "(or a symlink to one); fix or remove it");
-            free(path);
             goto out;
         }
         if (prc == -1) {
@@ -470,7 +452,6 @@ static int scan_flat(strata__migrations *out, const strata_source *src,
                              "%s (the name must not be empty); rename "
                              "it, or move it out of the directory",
                              flat_forms);
-            free(path);
             goto out;
         }
         v[n].fname = fname;
@@ -495,16 +476,14 @@ static int scan_flat(strata__migrations *out, const strata_source *src,
                                             STRATA__ORDER_NUMERIC) == 0)
             j++;
         strata__migration *m = &out->items[out->count++];
-        rc = flat_group(src, m, v + i, j - i, err);
+        rc = flat_group(src, &out->strings, m, v + i, j - i, err);
         if (rc != 0)
             goto out;
         i = j;
     }
 out:
-    for (size_t i = 0; i < n; i++) {
-        free(v[i].path);
+    for (size_t i = 0; i < n; i++)
         strata__fname_free(&v[i].f);
-    }
     free(v);
     return rc;
 }
@@ -555,15 +534,16 @@ static int folder_cmp(const void *a, const void *b)
     return strata__version_cmp(x->version, y->version, STRATA__ORDER_STRING);
 }
 
-/* Fills `m` from the folder `sub` (an entry of `dir` holding up.sql). */
-static int folder_one(const strata_source *src, strata__migration *m,
-                      const char *sub, strata__err *err)
+/* Fills `m` from the folder `sub` (an entry of `dir` holding up.sql),
+ * its text in the arena `a`. */
+static int folder_one(const strata_source *src, strata__arena *a,
+                      strata__migration *m, const char *sub, strata__err *err)
 {
-    char *down = NULL, *meta = NULL, *buf = NULL;
+    char *version = NULL, *down = NULL, *meta = NULL, *buf = NULL;
     size_t blen = 0;
     int rc = STRATA_OK;
 
-    m->up_path = join3(src->dir, sub, "up.sql");
+    m->up_path = join3(a, src->dir, sub, "up.sql");
     if (m->up_path == NULL)
         goto nomem;
 
@@ -571,7 +551,7 @@ static int folder_one(const strata_source *src, strata__migration *m,
     size_t vlen = us != NULL ? (size_t)(us - sub) : 0;
     int vrc = -1;
     if (us != NULL && us[1] != '\0')
-        vrc = strata__version_canonical(&m->version, sub, vlen,
+        vrc = strata__version_canonical(&version, sub, vlen,
                                         STRATA__ORDER_STRING);
     if (vrc < -1)
         goto nomem;
@@ -584,18 +564,20 @@ static int folder_one(const strata_source *src, strata__migration *m,
                               "2025-10-25-120000_create_users");
         goto out;
     }
-    m->name = strata__strdup(us + 1);
-    if (m->name == NULL)
+    m->version = strata__arena_strdup(a, version);
+    m->name = strata__arena_strdup(a, us + 1);
+    if (m->version == NULL || m->name == NULL)
         goto nomem;
 
-    down = join3(src->dir, sub, "down.sql");
+    down = join3(NULL, src->dir, sub, "down.sql");
     if (down == NULL)
         goto nomem;
     if (src_is_file(src, down)) {
-        m->down_path = down;
-        down = NULL;
+        m->down_path = strata__arena_strdup(a, down);
+        if (m->down_path == NULL)
+            goto nomem;
     }
-    meta = join3(src->dir, sub, "metadata.toml");
+    meta = join3(NULL, src->dir, sub, "metadata.toml");
     if (meta == NULL)
         goto nomem;
     if (src_is_file(src, meta)) {
@@ -611,6 +593,7 @@ static int folder_one(const strata_source *src, strata__migration *m,
 nomem:
     rc = strata__err_nomem(err);
 out:
+    free(version);
     free(down);
     free(meta);
     free(buf);
@@ -632,7 +615,7 @@ static int scan_folders(strata__migrations *out, const strata_source *src,
         if (!has_up[i])
             continue;
         strata__migration *m = &out->items[out->count++];
-        rc = folder_one(src, m, nl->v[i], err);
+        rc = folder_one(src, &out->strings, m, nl->v[i], err);
         if (rc != 0)
             goto out;
     }
@@ -667,9 +650,8 @@ int strata__source_scan(strata__migrations *out, const strata_source *src,
     int folders = 0;
     int rc = STRATA_OK;
 
+    memset(out, 0, sizeof *out);
     out->order = STRATA__ORDER_NUMERIC;
-    out->count = 0;
-    out->items = NULL;
     if (src == NULL || src->dir == NULL || src->dir[0] == '\0') {
         rc = strata__err_set(err, STRATA_EUSAGE, STRATA_REASON_IO,
                              "no migration directory given");
@@ -692,7 +674,7 @@ int strata__source_scan(strata__migrations *out, const strata_source *src,
         if (nl.v[i][0] == '.' ||
             (type != DT_DIR && type != DT_LNK && type != DT_UNKNOWN))
             continue;
-        path = join3(src->dir, nl.v[i], "up.sql");
+        path = join3(NULL, src->dir, nl.v[i], "up.sql");
         if (path == NULL) {
             rc = strata__err_nomem(err);
             goto out;

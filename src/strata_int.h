@@ -180,6 +180,22 @@ void strata__state_hash_add(strata__state_hash *h, const char *version,
 void strata__state_hash_end(strata__state_hash *h, char out[65]);
 
 /* ------------------------------------------------------------------------ */
+/* arena.c: many small things that live and die together, freed at once. */
+
+typedef struct strata__arena_chunk strata__arena_chunk;
+typedef struct strata__arena {
+    strata__arena_chunk *head;
+} strata__arena;
+
+/* Zeroed memory from the arena; NULL on OOM. */
+void *strata__arena_alloc(strata__arena *a, size_t size);
+/* `n` bytes for text: not aligned, not zeroed; NULL on OOM. */
+char *strata__arena_bytes(strata__arena *a, size_t n);
+/* Copy of s ("" for NULL), packed like strata__arena_bytes; NULL on OOM. */
+char *strata__arena_strdup(strata__arena *a, const char *s);
+void strata__arena_free(strata__arena *a);
+
+/* ------------------------------------------------------------------------ */
 /* source_dir.c: a directory read into migrations. */
 
 struct strata_source {
@@ -193,12 +209,16 @@ typedef struct strata__migration {
     char *up_path;   /* dir + file; for folders dir/VERSION_name/up.sql */
     char *down_path; /* NULL when there is no down file; == up_path's text
                         when the up file holds a `-- strata:down` marker */
-    int markers;     /* the up file is split by -- strata:up/down markers */
-    int meta_no_tx;  /* metadata.toml says run_in_transaction = false */
-    int head_no_tx;  /* the up script starts with -- strata:no-transaction
-                        (not filled for embedded sets: see up_emb) */
-    int down_empty;  /* known to have an empty or comment-only down script
-                        (set when the down script was read) */
+    /* Flags, a byte each: ten thousand of these are held at once. */
+    unsigned char markers;    /* the up file is split by -- strata:up/down
+                                 markers */
+    unsigned char meta_no_tx; /* metadata.toml says run_in_transaction =
+                                 false */
+    unsigned char head_no_tx; /* the up script starts with
+                                 -- strata:no-transaction (not filled for
+                                 embedded sets: see up_emb) */
+    unsigned char down_empty; /* known to have an empty or comment-only down
+                                 script (set when the down script was read) */
     /* Embedded sources: the files' bytes, lent by the static set. */
     const strata_embedded_file *up_emb, *down_emb;
     char checksum[65];
@@ -208,6 +228,7 @@ typedef struct strata__migrations {
     strata__order order;
     size_t count;
     strata__migration *items; /* sorted by version */
+    strata__arena strings;    /* the items' versions, names and paths */
 } strata__migrations;
 
 /*

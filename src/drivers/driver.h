@@ -114,6 +114,12 @@ typedef struct strata__driver {
      * at no risk to the run: it must neither fail nor leave an error
      * behind. Not called for strata_check(), which writes nothing. */
     void (*state_matched)(strata *db, void *st);
+
+    /* Optional: gives back memory the connection caches but does not need
+     * any more (SQLite's page cache, up to 2 MB), called once the tracking
+     * rows are in memory, so that the plan built from them reuses it
+     * instead of adding to the peak. Cannot fail. */
+    void (*trim)(void *st);
 } strata__driver;
 
 /* registry.c: the driver for a URL's scheme, or NULL. Fills url. */

@@ -740,6 +740,15 @@ static const char *sqlite_current_schema(void *st)
     return "main";
 }
 
+/* Outside a transaction only: inside one, the pages will be wanted again
+ * before it ends. */
+static void sqlite_trim(void *vst)
+{
+    sqlite_state *st = vst;
+    if (st->conn != NULL && sqlite3_get_autocommit(st->conn))
+        sqlite3_db_release_memory(st->conn);
+}
+
 static const char *const sqlite_schemes[] = {"sqlite", "sqlite3", NULL};
 
 const strata__driver strata__driver_sqlite = {
@@ -767,4 +776,5 @@ const strata__driver strata__driver_sqlite = {
     .current_schema = sqlite_current_schema,
     .elapsed_ms_sql = NULL,
     .state_digest = NULL, /* no SHA-256 in SQL; the rows are local anyway */
+    .trim = sqlite_trim,
 };
