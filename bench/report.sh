@@ -118,6 +118,26 @@ label() { case $1 in sqlite) echo SQLite ;; pg) echo PostgreSQL ;; esac; }
     done
     echo
 
+    if [ -n "$(get sqlite 100 apply raw_tracked us)$(get sqlite 1000 apply raw_tracked us)" ]; then
+        echo "## SQLite fresh apply against the raw client writing strata's rows too"
+        echo
+        echo "The lower bound above runs the scripts alone. Here the raw client also"
+        echo "inserts, in each migration's transaction, a tracking row and a history row"
+        echo "of strata's sizes into tables of strata's shape (raw_tracked.sqlite.sql):"
+        echo "the pages strata must write. Context, not a target."
+        echo
+        echo "| N | strata ms | raw + rows ms | ratio (paired) |"
+        echo "|---:|---:|---:|---:|"
+        for n in $ns; do
+            rt=$(get sqlite "$n" apply raw_tracked us)
+            [ -z "$rt" ] && continue
+            s=$(get sqlite "$n" apply strata us)
+            echo "| $n | $(ms "$s") | $(ms "$rt") | $(ratio "$s" "$rt")" \
+                "($(ratio "$(get sqlite "$n" apply ratio_paired_tracked permille)" 1000)) |"
+        done
+        echo
+    fi
+
     echo "## Targets"
     echo
     echo "| target | measured | verdict |"

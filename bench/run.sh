@@ -145,14 +145,16 @@ record() {
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$b" "$n" "$m" "$tool" "$unit" "$*" >>"$SAMPLES"
     log "$b N=$n $m $tool: median $med $unit ($cnt runs, $min..$max)"
 }
-# record_paired BACKEND N MEASURE: the median of strata/raw over the pairs
-# of the arrays S and R (run back to back, so drift cancels), in 1/1000.
+# record_paired BACKEND N MEASURE [DEN TOOL]: the median of strata/raw over
+# the pairs of the arrays S and R, or S and the array named DEN (run back
+# to back, so drift cancels), in 1/1000, recorded as TOOL (ratio_paired).
 record_paired() {
+    local -n _den=${4:-R}
     local i P=()
     for i in "${!S[@]}"; do
-        P+=($((S[i] * 1000 / R[i])))
+        P+=($((S[i] * 1000 / _den[i])))
     done
-    record "$1" "$2" "$3" ratio_paired permille "${P[@]}"
+    record "$1" "$2" "$3" "${5:-ratio_paired}" permille "${P[@]}"
 }
 # peak_kb CMD...: peak resident set size of CMD in kilobytes.
 peak_kb() {
@@ -216,23 +218,27 @@ for n in $NS; do
 
     # ---- SQLite ----
     sdb=$d/apply.db
-    S=() R=()
+    S=() R=() T=()
     if [ "$n" -gt "$APPLY_MAX" ]; then
         log "N=$n SQLite: building the database (untimed, --single-transaction)"
         rm -f "$sdb" "$sdb"-*
         kb=$(peak_kb "$STRATA" -q -d "sqlite:$sdb" -m "$d/migrations" up --single-transaction)
         record sqlite "$n" apply_1tx strata kb "$kb"
     else
-    log "N=$n SQLite: fresh apply x $runs (strata, raw, interleaved)"
+    log "N=$n SQLite: fresh apply x $runs (strata, raw, raw with strata's rows, interleaved)"
     for _ in $(seq "$runs"); do
         rm -f "$sdb" "$sdb"-*
         timed S "$STRATA" -q -d "sqlite:$sdb" -m "$d/migrations" up
         rm -f "$sdb" "$sdb"-*
         timed R sh -c '"$1" -bail "$2" <"$3"' sh "$SQLITE3" "$sdb" "$d/raw.sql"
+        rm -f "$sdb" "$sdb"-*
+        timed T sh -c '"$1" -bail "$2" <"$3"' sh "$SQLITE3" "$sdb" "$d/raw_tracked.sqlite.sql"
     done
     record sqlite "$n" apply strata us "${S[@]}"
     record sqlite "$n" apply raw us "${R[@]}"
+    record sqlite "$n" apply raw_tracked us "${T[@]}"
     record_paired sqlite "$n" apply
+    record_paired sqlite "$n" apply T ratio_paired_tracked
     rm -f "$sdb" "$sdb"-*
     mem_apply_raw=$(peak_kb sh -c '"$1" -bail "$2" <"$3"' sh "$SQLITE3" "$sdb" "$d/raw.sql")
     rm -f "$sdb" "$sdb"-*
