@@ -38,6 +38,10 @@ typedef struct strata__rows {
 int strata__rows_load(strata__rows *out, strata *db, strata__order order,
                       size_t expect);
 void strata__rows_free(strata__rows *rows);
+/* The highest version this module has applied, "0" when none (or no
+ * table), into *out (the caller frees it), from the rows as they stream
+ * by: none is held. Fails with the database's error or STRATA_ENOMEM. */
+int strata__rows_current(strata *db, strata__order order, char **out);
 /* The state digest (strata__state_hash) of this module's rows, computed by
  * the database where the driver can (one value crosses the wire), else
  * from the rows as they stream by, never held. A missing table hashes as

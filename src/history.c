@@ -69,6 +69,58 @@ static int row_cb(void *payload, int ncols, const char *const *v)
     return 0;
 }
 
+typedef struct current_ctx {
+    strata__order order;
+    char *best; /* the highest applied version so far, or NULL */
+    int nomem;
+} current_ctx;
+
+static int current_cb(void *payload, int ncols, const char *const *v)
+{
+    current_ctx *c = payload;
+    if (ncols < 2 || v[0] == NULL || v[1] == NULL ||
+        strcmp(v[1], STRATA__ROW_APPLIED) != 0)
+        return 0;
+    if (c->best != NULL && strata__version_cmp(v[0], c->best, c->order) <= 0)
+        return 0;
+    char *b = strata__strdup(v[0]);
+    if (b == NULL) {
+        c->nomem = 1;
+        return 1;
+    }
+    free(c->best);
+    c->best = b;
+    return 0;
+}
+
+int strata__rows_current(strata *db, strata__order order, char **out)
+{
+    *out = NULL;
+    int exists = db->driver->table_exists(db, db->drv, db->table);
+    if (exists < 0)
+        return exists;
+    current_ctx c = {order, NULL, 0};
+    int rc = STRATA_OK;
+    if (exists) {
+        const char *params[] = {db->module};
+        rc = run(db, "SELECT version, state FROM %s WHERE module = ?",
+                 db->table, 1, params, current_cb, &c);
+        if (rc == STRATA_OK && c.nomem)
+            rc = strata__err_nomem(&db->err);
+    }
+    if (rc == STRATA_OK && c.best == NULL) {
+        c.best = strata__strdup("0");
+        if (c.best == NULL)
+            rc = strata__err_nomem(&db->err);
+    }
+    if (rc != STRATA_OK) {
+        free(c.best);
+        return rc;
+    }
+    *out = c.best;
+    return STRATA_OK;
+}
+
 /* qsort takes no context in C11, so one comparator per order. */
 static int row_cmp_numeric(const void *a, const void *b)
 {

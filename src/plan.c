@@ -513,17 +513,7 @@ int strata_current(char **out, strata *db)
         }
         strata__err_clear(&db->err);
     }
-    strata__rows rows;
-    rc = strata__rows_load(&rows, db, order, 0);
-    if (rc != STRATA_OK)
-        return rc;
-    const char *cur = "0";
-    for (size_t i = 0; i < rows.count; i++)
-        if (strcmp(rows.items[i].state, STRATA__ROW_APPLIED) == 0)
-            cur = rows.items[i].version;
-    *out = strata__strdup(cur);
-    strata__rows_free(&rows);
-    return *out != NULL ? STRATA_OK : strata__err_nomem(&db->err);
+    return strata__rows_current(db, order, out);
 }
 
 int strata_check(strata *db)

@@ -111,22 +111,14 @@ static int run_open(run *r, strata *db, const strata_run_options *opts,
 /* The version the database is at now, read back after a run. */
 static int current_after(run *r, char **out)
 {
-    strata__rows rows;
     *out = NULL;
     if (r->opts.dry_run || r->rb.report->count == 0)
         return STRATA_OK; /* unchanged: no round trip to find that out */
     strata__err saved = r->db->err; /* the run's own error comes first */
-    int rc = strata__rows_load(&rows, r->db, r->plan.source.order,
-                               r->plan.source.count);
+    int rc = strata__rows_current(r->db, r->plan.source.order, out);
     r->db->err = saved;
     if (rc != STRATA_OK)
-        return STRATA_OK; /* the report keeps from_version */
-    const char *cur = "0";
-    for (size_t i = 0; i < rows.count; i++)
-        if (strcmp(rows.items[i].state, STRATA__ROW_APPLIED) == 0)
-            cur = rows.items[i].version;
-    *out = strata__strdup(cur);
-    strata__rows_free(&rows);
+        *out = NULL; /* the report keeps from_version */
     return STRATA_OK;
 }
 
