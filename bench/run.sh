@@ -146,8 +146,9 @@ record() {
     log "$b N=$n $m $tool: median $med $unit ($cnt runs, $min..$max)"
 }
 # record_paired BACKEND N MEASURE [DEN TOOL]: the median of strata/raw over
-# the pairs of the arrays S and R, or S and the array named DEN (run back
-# to back, so drift cancels), in 1/1000, recorded as TOOL (ratio_paired).
+# the pairs of the arrays S and R, or S and the array named DEN (runs of one
+# round, close together, so drift cancels), in 1/1000, recorded as TOOL
+# (ratio_paired).
 record_paired() {
     local -n _den=${4:-R}
     local i P=()

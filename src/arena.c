@@ -8,6 +8,7 @@
  */
 #include "strata_int.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,12 +19,14 @@ struct strata__arena_chunk {
 };
 
 /* `size` bytes at a multiple of `align` (a power of two) in the head
- * chunk, or in a new one. */
+ * chunk, or in a new one; NULL on OOM or a size no chunk can hold. */
 static void *bump(strata__arena *a, size_t size, size_t align)
 {
     strata__arena_chunk *c = a->head;
     size_t at = c != NULL ? (c->used + align - 1) & ~(align - 1) : 0;
     if (c == NULL || at > c->cap || c->cap - at < size) {
+        if (size > SIZE_MAX - sizeof *c)
+            return NULL;
         size_t cap = size > 16384 ? size : 16384;
         c = malloc(sizeof *c + cap);
         if (c == NULL)
@@ -40,14 +43,15 @@ static void *bump(strata__arena *a, size_t size, size_t align)
 
 void *strata__arena_alloc(strata__arena *a, size_t size)
 {
-    void *p = bump(a, size, sizeof(max_align_t));
+    void *p = bump(a, size, _Alignof(max_align_t));
     if (p != NULL)
         memset(p, 0, size);
     return p;
 }
 
 /* Strings need no alignment: packed, the ten thousand short strings of a
- * plan take about two thirds of the room they would at 16 bytes apiece. */
+ * plan take a fraction of the room they would rounded up to
+ * max_align_t. */
 char *strata__arena_bytes(strata__arena *a, size_t n)
 {
     return bump(a, n, 1);

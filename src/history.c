@@ -166,7 +166,10 @@ int strata__rows_load(strata__rows *out, strata *db, strata__order order,
     if (db->driver->trim != NULL)
         db->driver->trim(db->drv);
     /* Give back what doubling left over: a plan holds the rows to its end. */
-    if (c.cap > out->count && out->count > 0) {
+    if (out->count == 0) {
+        free(out->items);
+        out->items = NULL;
+    } else if (c.cap > out->count) {
         strata__row *fit = realloc(out->items, out->count * sizeof *fit);
         if (fit != NULL)
             out->items = fit;

@@ -233,7 +233,7 @@ long strata__migrations_find(const strata__migrations *list,
 }
 
 /* Sizes `out` for exactly `n` migrations, counted before any is filled:
- * at N = 10,000 a doubling array would hold up to twice the 1.4 MB the list
+ * at N = 10,000 a doubling array would hold up to twice the 1.3 MB the list
  * needs, and twice more while it is copied. */
 static int reserve(strata__migrations *out, size_t n, strata__err *err)
 {

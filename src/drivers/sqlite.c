@@ -32,6 +32,7 @@ typedef struct sqlite_state {
     char *path; /* file path; NULL for an in-memory database */
     int lock_fd;
     int locked;
+    int schema_read; /* the schema was parsed once, without error */
 } sqlite_state;
 
 /* SQLITE_BUSY after the busy timeout: another connection kept the
@@ -85,12 +86,42 @@ static char *sqlite_display_url(const char *url)
     return strata__strdup(url); /* SQLite URLs carry no password */
 }
 
+/* Runs `sql`, a read of the file's header or schema, and turns a failure
+ * into the error of a database that cannot be used at all (ECONNECT, or
+ * ELOCKED when it stayed busy), not that of a failed statement. */
+static int read_check(strata *db, sqlite_state *st, const char *sql)
+{
+    const char *path = st->path ? st->path : ":memory:";
+    int rc = sqlite3_exec(st->conn, sql, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        return STRATA_OK;
+    int ext = sqlite3_extended_errcode(st->conn);
+    strata__err_db(&db->err, sqlite3_errmsg(st->conn), "", "", ext);
+    if ((ext & 0xff) == SQLITE_BUSY)
+        return busy_error(db, st, "cannot read the database schema");
+    if ((ext & 0xff) == SQLITE_NOTADB) {
+        strata__err_set(&db->err, STRATA_ECONNECT, STRATA_REASON_NOT_A_DATABASE,
+                        "%s is not an SQLite database", path);
+        strata__err_hint(&db->err, "point the URL at an SQLite file, or "
+                                   "at a new path to create one");
+    } else {
+        strata__err_set(&db->err, STRATA_ECONNECT, STRATA_REASON_IO,
+                        "cannot read database %s: %s", path,
+                        sqlite3_errmsg(st->conn));
+        strata__err_hint(&db->err, "the file is damaged or was written by a "
+                                   "newer SQLite; check it with "
+                                   "sqlite3 FILE 'PRAGMA integrity_check'");
+    }
+    return STRATA_ECONNECT;
+}
+
 /* Opens the connection. Opening is lazy in SQLite: the header is read here
  * so that a file that is not a database fails now, not halfway through a
  * plan. PRAGMA schema_version reads page 1 without parsing the schema,
  * which costs time and megabytes in proportion to it (6 MB for 20,000
- * objects): the schema is parsed once, by the first statement that needs
- * it, after the source has been read and its scratch memory freed. */
+ * objects); need_conn() has it parsed, and checked, before the first
+ * statement, which on a no-op start from a directory comes after the
+ * source scan has freed its scratch memory. */
 static int connect(strata *db, sqlite_state *st)
 {
     const char *path = st->path ? st->path : ":memory:";
@@ -116,38 +147,28 @@ static int connect(strata *db, sqlite_state *st)
     }
     sqlite3_busy_timeout(st->conn,
                          db->lock_timeout_ms > 0 ? db->lock_timeout_ms : 0);
-    rc = sqlite3_exec(st->conn, "PRAGMA schema_version", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        int ext = sqlite3_extended_errcode(st->conn);
-        strata__err_db(&db->err, sqlite3_errmsg(st->conn), "", "", ext);
-        if ((ext & 0xff) == SQLITE_BUSY)
-            return busy_error(db, st, "cannot read the database schema");
-        if ((ext & 0xff) == SQLITE_NOTADB) {
-            strata__err_set(&db->err, STRATA_ECONNECT,
-                            STRATA_REASON_NOT_A_DATABASE,
-                            "%s is not an SQLite database", path);
-            strata__err_hint(&db->err, "point the URL at an SQLite file, or "
-                                       "at a new path to create one");
-        } else {
-            strata__err_set(&db->err, STRATA_ECONNECT, STRATA_REASON_IO,
-                            "cannot read database %s: %s", path,
-                            sqlite3_errmsg(st->conn));
-        }
-        return STRATA_ECONNECT;
-    }
-    return STRATA_OK;
+    return read_check(db, st, "PRAGMA schema_version");
 }
 
-/* Connects now if the file did not exist at open time. */
+/* Connects now if the file did not exist at open time, and has the schema
+ * parsed once before the first statement, so that a damaged one (or one
+ * from a newer SQLite) is refused as an unusable database, not reported as
+ * a failed statement. */
 static int need_conn(strata *db, sqlite_state *st)
 {
-    if (st->conn != NULL)
-        return STRATA_OK;
-    int rc = connect(db, st);
-    if (rc != STRATA_OK && st->conn != NULL) {
-        sqlite3_close_v2(st->conn); /* so a later call tries afresh */
-        st->conn = NULL;
+    if (st->conn == NULL) {
+        int rc = connect(db, st);
+        if (rc != STRATA_OK) {
+            if (st->conn != NULL)
+                sqlite3_close_v2(st->conn); /* a later call tries afresh */
+            st->conn = NULL;
+            return rc;
+        }
     }
+    if (st->schema_read)
+        return STRATA_OK;
+    int rc = read_check(db, st, "SELECT count(*) FROM sqlite_master");
+    st->schema_read = rc == STRATA_OK;
     return rc;
 }
 

@@ -179,6 +179,21 @@ assert_true "not SQLite: file untouched" cmp -s "$TMP/text.db" "$TMP/text.orig"
 head -c 8192 /dev/urandom >"$TMP/random.db"
 assert_exit 5 "$STRATA" -d "sqlite:$TMP/random.db" -m "$D" up
 assert_error "random bytes as a database" "random.db"
+# a damaged schema (a table whose CREATE no longer parses) and a file from a
+# newer SQLite (schema format 5): unusable databases (exit 5), for every
+# command, the file untouched, not "a failed statement"
+sql "$TMP/bad-schema.db" 'CREATE TABLE a(x); PRAGMA writable_schema = ON; UPDATE sqlite_master SET sql = '"'"'CREATE TABLE a('"'"' WHERE name = '"'"'a'"'"';'
+cp "$TMP/bad-schema.db" "$TMP/bad-schema.orig"
+for cmd in up status current validate; do
+    assert_exit 5 "$STRATA" -d "sqlite:$TMP/bad-schema.db" -m "$D" $cmd
+    assert_error "damaged schema: $cmd" "bad-schema.db"
+    assert_contains "damaged schema: $cmd says why" "$ERR" "malformed database schema"
+done
+assert_true "damaged schema: file untouched" cmp -s "$TMP/bad-schema.db" "$TMP/bad-schema.orig"
+sql "$TMP/newer.db" 'CREATE TABLE a(x);'
+printf '\x00\x00\x00\x05' | dd of="$TMP/newer.db" bs=1 seek=44 conv=notrunc status=none
+assert_exit 5 "$STRATA" -d "sqlite:$TMP/newer.db" -m "$D" up
+assert_contains "schema format 5: says why" "$ERR" "unsupported file format"
 mkdir -p "$TMP/adir.db"
 assert_exit 5 "$STRATA" -d "sqlite:$TMP/adir.db" -m "$D" up
 assert_match "a directory as the database: error" "$ERR" '^strata: error: '
