@@ -29,6 +29,18 @@ static int run(strata *db, const char *fmt, const char *table, size_t n,
     return rc;
 }
 
+/* Hands this module's tracking rows, as `fmt` selects them (%s: the
+ * tracking table, ?: the module), to cb. A missing table has no rows. */
+static int module_rows(strata *db, const char *fmt, strata__row_cb cb,
+                       void *payload)
+{
+    int exists = db->driver->table_exists(db, db->drv, db->table);
+    if (exists <= 0)
+        return exists;
+    const char *params[] = {db->module};
+    return run(db, fmt, db->table, 1, params, cb, payload);
+}
+
 typedef struct rows_ctx {
     strata__rows *rows;
     size_t cap;
@@ -96,18 +108,11 @@ static int current_cb(void *payload, int ncols, const char *const *v)
 int strata__rows_current(strata *db, strata__order order, char **out)
 {
     *out = NULL;
-    int exists = db->driver->table_exists(db, db->drv, db->table);
-    if (exists < 0)
-        return exists;
     current_ctx c = {order, NULL, 0};
-    int rc = STRATA_OK;
-    if (exists) {
-        const char *params[] = {db->module};
-        rc = run(db, "SELECT version, state FROM %s WHERE module = ?",
-                 db->table, 1, params, current_cb, &c);
-        if (rc == STRATA_OK && c.nomem)
-            rc = strata__err_nomem(&db->err);
-    }
+    int rc = module_rows(db, "SELECT version, state FROM %s WHERE module = ?",
+                         current_cb, &c);
+    if (rc == STRATA_OK && c.nomem)
+        rc = strata__err_nomem(&db->err);
     if (rc == STRATA_OK && c.best == NULL) {
         c.best = strata__strdup("0");
         if (c.best == NULL)
@@ -138,25 +143,15 @@ int strata__rows_load(strata__rows *out, strata *db, strata__order order,
                       size_t expect)
 {
     memset(out, 0, sizeof *out);
-    int exists = db->driver->table_exists(db, db->drv, db->table);
-    if (exists < 0)
-        return exists;
-    if (exists == 0)
-        return STRATA_OK;
-    /* Finding the table parsed the schema: its pages can go before the
-     * rows' come in. */
-    if (db->driver->trim != NULL)
-        db->driver->trim(db->drv);
     rows_ctx c = {out, 0, 0};
     if (expect > 0) {
         out->items = malloc(expect * sizeof *out->items);
         c.cap = out->items != NULL ? expect : 0;
     }
-    const char *params[] = {db->module};
-    int rc = run(db,
-                 "SELECT version, name, checksum, state, applied_at, "
-                 "execution_ms, applied_by FROM %s WHERE module = ?",
-                 db->table, 1, params, row_cb, &c);
+    int rc = module_rows(db,
+                         "SELECT version, name, checksum, state, applied_at, "
+                         "execution_ms, applied_by FROM %s WHERE module = ?",
+                         row_cb, &c);
     if (rc == STRATA_OK && c.nomem)
         rc = strata__err_nomem(&db->err);
     if (rc != STRATA_OK) {
@@ -203,17 +198,12 @@ int strata__rows_state(strata *db, char out[65])
         return db->driver->state_digest(db, db->drv, out);
     state_ctx c = {.bad = 0};
     strata__state_hash_init(&c.hash);
-    int exists = db->driver->table_exists(db, db->drv, db->table);
-    if (exists < 0)
-        return exists;
-    const char *params[] = {db->module};
     /* The primary key (module, version) hands the rows over in byte order
      * of version, as the digest wants them. */
-    int rc = exists == 0 ? STRATA_OK
-                         : run(db,
-                               "SELECT version, checksum, state FROM %s WHERE "
-                               "module = ? ORDER BY version",
-                               db->table, 1, params, state_row_cb, &c);
+    int rc = module_rows(db,
+                         "SELECT version, checksum, state FROM %s WHERE "
+                         "module = ? ORDER BY version",
+                         state_row_cb, &c);
     if (rc == STRATA_OK && c.bad)
         rc = strata__err_set(&db->err, STRATA_EFAILED, STRATA_REASON_NONE,
                              "the tracking table %s holds a row strata "

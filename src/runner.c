@@ -114,11 +114,11 @@ static int current_after(run *r, char **out)
     *out = NULL;
     if (r->opts.dry_run || r->rb.report->count == 0)
         return STRATA_OK; /* unchanged: no round trip to find that out */
-    strata__err saved = r->db->err; /* the run's own error comes first */
-    int rc = strata__rows_current(r->db, r->plan.source.order, out);
+    /* On failure *out stays NULL and the report keeps from_version; the
+     * run's own error comes first. */
+    strata__err saved = r->db->err;
+    (void)strata__rows_current(r->db, r->plan.source.order, out);
     r->db->err = saved;
-    if (rc != STRATA_OK)
-        *out = NULL; /* the report keeps from_version */
     return STRATA_OK;
 }
 

@@ -116,10 +116,9 @@ typedef struct strata__driver {
     void (*state_matched)(strata *db, void *st);
 
     /* Optional: gives back memory the connection caches but does not need
-     * any more (SQLite's page cache, up to 2 MB), called before the
-     * tracking rows are read and once they are in memory, so that the rows
-     * and the plan built from them reuse it instead of adding to the peak.
-     * Cannot fail. */
+     * any more (SQLite's page cache, up to 2 MB), called once the tracking
+     * rows are in memory, so that the plan built from them reuses it
+     * instead of adding to the peak. Cannot fail. */
     void (*trim)(void *st);
 } strata__driver;
 

@@ -163,6 +163,8 @@ put "$R/002_nt.sql" '-- strata:no-transaction\nCREATE TABLE nt(x);\nCREATE TABLE
 assert_exit 1 "$STRATA" -d sqlite:rep.db -m "$R" up
 assert_eq "repair setup: 2 is dirty" "1|applied
 2|dirty_up" "$(tracked rep.db)"
+assert_exit 0 "$STRATA" -d sqlite:rep.db -m "$R" current
+assert_eq "current: a dirty row above the applied ones does not count" "1" "$OUT"
 printf -- '-- reviewed\n' >>"$R/001_a.sql"
 old1=$(sql rep.db "SELECT checksum FROM strata_migrations WHERE version='1'")
 new1=$(sha256sum "$R/001_a.sql" | cut -d' ' -f1)
