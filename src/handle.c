@@ -180,6 +180,13 @@ static char *default_applied_by(void)
                    : strata__strdup(user);
 }
 
+const char *strata__applied_by(strata *db)
+{
+    if (db->applied_by == NULL)
+        db->applied_by = default_applied_by();
+    return db->applied_by;
+}
+
 static int valid_name(const char *s, size_t max)
 {
     size_t n = strlen(s);
@@ -217,8 +224,11 @@ static int set_options(strata *db, const strata_options *opts)
     db->module = strata__strdup(module);
     db->table = strata__strdup(table);
     db->history_table = strata__sprintf("%s_history", table);
-    db->applied_by = opts->applied_by ? strata__strdup(opts->applied_by)
-                                      : default_applied_by();
+    /* Without the option, found on the first write: the user database
+     * lookup costs a start that has nothing to apply. */
+    if (opts->applied_by != NULL &&
+        (db->applied_by = strata__strdup(opts->applied_by)) == NULL)
+        return strata__err_nomem(&db->err);
     db->lock_timeout_ms =
         opts->lock_timeout_ms < 0 ? 60000 : opts->lock_timeout_ms;
     db->statement_timeout_ms =
@@ -237,7 +247,7 @@ static int set_options(strata *db, const strata_options *opts)
     }
     db->on_event = opts->on_event;
     db->event_payload = opts->event_payload;
-    if (!db->module || !db->table || !db->history_table || !db->applied_by)
+    if (!db->module || !db->table || !db->history_table)
         return strata__err_nomem(&db->err);
     return STRATA_OK;
 }

@@ -262,8 +262,11 @@ int strata__row_insert(strata *db, const strata__migration *m,
     strata__now_iso(now);
     snprintf(ms, sizeof ms, "%" PRId64, execution_ms < 0 ? 0 : execution_ms);
     const char *mv = ms_value(db, execution_ms);
-    const char *params[] = {db->module, m->version, m->name,        checksum,
-                            state,      now,        db->applied_by, ms};
+    const char *by = strata__applied_by(db);
+    if (by == NULL)
+        return strata__err_nomem(&db->err);
+    const char *params[] = {db->module, m->version, m->name, checksum,
+                            state,      now,        by,      ms};
     char *fmt = strata__sprintf(
         "INSERT INTO %%s (module, version, name, checksum, state, "
         "applied_at, applied_by, execution_ms) "
@@ -349,6 +352,9 @@ int strata__history_add(strata *db, strata_action action, const char *version,
     strata__now_iso(now);
     snprintf(ms, sizeof ms, "%" PRId64, execution_ms < 0 ? 0 : execution_ms);
     const char *mv = ms_value(db, execution_ms);
+    const char *by = strata__applied_by(db);
+    if (by == NULL)
+        return strata__err_nomem(&db->err);
     const char *params[] = {db->module,
                             version,
                             name ? name : "",
@@ -356,7 +362,7 @@ int strata__history_add(strata *db, strata_action action, const char *version,
                             checksum ? checksum : "",
                             old_checksum ? old_checksum : "",
                             now,
-                            db->applied_by,
+                            by,
                             detail ? detail : "",
                             ms};
     char *fmt = strata__sprintf(

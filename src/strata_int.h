@@ -321,14 +321,19 @@ struct strata {
     char *module;
     char *table;
     char *history_table;
-    char *applied_by;
-    char *schema; /* as given in the options, or NULL */
+    char *applied_by; /* NULL until strata__applied_by() needs it */
+    char *schema;     /* as given in the options, or NULL */
     int lock_timeout_ms;
     int statement_timeout_ms;
     int lock_wait_ms;
     strata_event_cb on_event;
     void *event_payload;
 };
+
+/* handle.c: who applies, as the tracking rows record it: the option, else
+ * "user@host", looked up on first use and kept by the handle. NULL when out
+ * of memory. */
+const char *strata__applied_by(strata *db);
 
 /* event.c: emit one event (no-op without a callback). */
 void strata__emit(strata *db, const strata_event *ev);

@@ -20,34 +20,42 @@
  * where age() compares 32-bit ids right. */
 #define MAX_AGE "1073741824"
 
-/* The cached row of module %L in cache %s.%s, written for tracking table
- * OID %s by the transaction that still owns the row, if it still describes
- * tracking table %s.%s (pg_digest.h). A format() string inside an SQL
- * literal. The look holds no transaction id, so age() counts from the next
- * one, after every id its snapshot can see: a row written after the
- * horizon is 0 <= age < age(horizon); a row older than 2^31 transactions
- * has a negative age, and is older. LIMIT 1 keeps the planner's estimate,
- * and so JIT, away from a cache it has never analysed. */
+/* The cached row of module %L in cache %s.%s, written by the transaction
+ * that still owns the row, if it still describes tracking table %s.%s
+ * (pg_digest.h). A format() string inside an SQL literal. The look holds
+ * no transaction id, so age() counts from the next one, after every id its
+ * snapshot can see: a row written after the horizon is 0 <= age <
+ * age(horizon); a row older than 2^31 transactions has a negative age, and
+ * is older. The rows name their table (tableoid), which spares a catalog
+ * lookup; an empty table has nothing to name, but then the cached digest
+ * is of no rows too. Every function here costs a catalog lookup in a new
+ * backend, hence ltrim() over a regular expression for the hex check.
+ * LIMIT 1 keeps the planner's estimate, and so JIT, away from a cache it
+ * has never analysed. */
 #define CACHED                                                                 \
     "SELECT d.c FROM (SELECT j->>''digest'' AS c, (j->>''row_count'')::bigint" \
-    " AS n, (j->>''horizon'')::bigint AS h, age(((j->>''horizon'')::bigint "   \
-    "%% 4294967296)::text::xid) AS a FROM (SELECT to_jsonb(k) AS j, k.xmin "   \
-    "AS x FROM %s.%s AS k) AS k WHERE j->>''module'' = %L AND "                \
-    "(j->>''rel'')::bigint = %s AND x = ((j->>''writer'')::bigint %% "         \
-    "4294967296)::text::xid LIMIT 1) AS d WHERE d.c ~ ''^[0-9a-f]{64}$'' AND " \
-    "txid_snapshot_xmax(txid_current_snapshot()) - d.h BETWEEN 0 AND " MAX_AGE \
-    " AND (SELECT count(*) = d.n AND count(*) FILTER (WHERE "                  \
-    "age(r.xmin) >= 0 AND age(r.xmin) < d.a) = 0 FROM %s.%s AS r)"
+    " AS n, (j->>''horizon'')::bigint AS h, (j->>''rel'')::bigint AS o FROM "  \
+    "(SELECT to_jsonb(k) AS j, k.xmin AS x FROM %s.%s AS k) AS k WHERE "       \
+    "j->>''module'' = %L AND x = ((j->>''writer'')::bigint %% 4294967296)"     \
+    "::text::xid LIMIT 1) AS d WHERE octet_length(d.c) = 64 AND ltrim(d.c, "   \
+    "''0123456789abcdef'') = '''' AND txid_snapshot_xmax("                     \
+    "txid_current_snapshot()) - d.h BETWEEN 0 AND " MAX_AGE " AND (SELECT "    \
+    "count(*) = d.n AND coalesce(bool_and(r.tableoid::bigint = d.o), true) "   \
+    "AND count(*) FILTER (WHERE age(r.xmin) >= 0 AND age(r.xmin) < age((d.h "  \
+    "%% 4294967296)::text::xid)) = 0 FROM %s.%s AS r)"
 
-#define SHAPED STRATA__PG_DIGEST_SHAPED("to_regclass(s || '.' || c)")
+/* Whether the cache has strata's columns: a format() string taking the
+ * cache's OID, evaluated inside FRESH. Planning a scan of pg_attribute
+ * costs a new backend about 0.5 ms, so a look that finds the cache valid
+ * must not carry it. */
+#define SHAPED "$k$" STRATA__PG_DIGEST_SHAPED("%s") "$k$"
 
 /* The cache exists and this role may read it, outside recovery (an
  * unlogged table cannot be read on a standby). Strict functions all, so
  * a NULL anywhere is false, not an error. */
 #define USABLE                                                                 \
-    "c IS NOT NULL AND to_regclass(s || '.' || c) IS NOT NULL AND NOT "        \
-    "pg_is_in_recovery() AND has_table_privilege(to_regclass(s || '.' || "     \
-    "c), 'SELECT')"
+    "cr IS NOT NULL AND NOT pg_is_in_recovery() AND has_table_privilege(cr, "  \
+    "'SELECT')"
 
 /* From one snapshot, what the cache stores beside a digest: p.h, the
  * horizon; r.n, the rows of tracking table %s (qualified); r.y, how many of
@@ -61,31 +69,32 @@
     "(WHERE ((xmin::text::bigint - p.h) %% 4294967296 + 4294967296) %% "       \
     "4294967296 BETWEEN 1 AND p.w) AS y FROM %s) AS r"
 
-/* The digest of module %L's rows of tracking table %s.%s, computed, and
- * the rest of SNAPSHOT (%s: the same table, qualified), for sessions that
- * may store. A format() string
- * inside an SQL literal. */
+/* The digest of module %L's rows of tracking table %s.%s, computed, and,
+ * where the condition %s (SHAPED) holds, the rest of SNAPSHOT (%s: the same
+ * table, qualified), for sessions that may store. A format() string inside
+ * an SQL literal. */
 #define FRESH                                                                  \
-    "SELECT (SELECT %s FROM %s.%s WHERE module = %L) AS d, p.h, r.n, "         \
-    "r.y" SNAPSHOT
+    "SELECT (SELECT %s FROM %s.%s WHERE module = %L) AS d, CASE WHEN %s "      \
+    "THEN p.h END AS h, r.n, r.y" SNAPSHOT
 
 /* query_to_xml() yields '' for no row, hence nullif(): no cached row
  * falls through to the rows. has_table_privilege() with a list of
  * privileges asks for any of them, hence one call each. */
 const char strata__pg_digest_look[] =
-    "SELECT CASE WHEN to_regclass(s || '.' || t) IS NOT NULL THEN "
-    "coalesce(nullif(CASE WHEN u THEN query_to_xml(format('" CACHED
-    "', s, c, m, to_regclass(s || '.' || t)::oid, s, t), false, true, "
-    "'')::text END, ''), query_to_xml(CASE WHEN w AND " SHAPED " THEN "
-    "format('" FRESH "', e, s, t, m, s || '.' || t) ELSE format('SELECT "
-    "%s AS d FROM %s.%s WHERE module = %L', e, s, t, m) END, false, true, "
-    "'')::text) END, current_schema() FROM (SELECT *, u AND NOT "
+    "SELECT CASE WHEN tr IS NOT NULL THEN coalesce(nullif(CASE WHEN u THEN "
+    "query_to_xml(format('" CACHED "', s, c, m, s, t), false, true, '')::text "
+    "END, ''), query_to_xml(CASE WHEN w THEN format('" FRESH "', e, s, t, m, "
+    "format(" SHAPED
+    ", cr::oid), s || '.' || t) ELSE format('SELECT %s AS d FROM %s.%s "
+    "WHERE module = %L', e, s, t, m) END, false, true, '')::text) END, "
+    "current_schema() FROM (SELECT *, u AND NOT "
     "current_setting('transaction_read_only')::bool AND "
-    "has_table_privilege(to_regclass(s || '.' || c), 'INSERT') AND "
-    "has_table_privilege(to_regclass(s || '.' || c), 'UPDATE') AS w "
-    "FROM (SELECT *, " USABLE " AS u FROM (SELECT coalesce(?, "
-    "quote_ident(current_schema())) AS s, ?::text AS t, ?::text AS c, "
-    "?::text AS m, $e$" DIGEST_EXPR "$e$ AS e) AS p) AS q) AS target";
+    "has_table_privilege(cr, 'INSERT') AND has_table_privilege(cr, 'UPDATE') "
+    "AS w FROM (SELECT *, " USABLE " AS u FROM (SELECT *, to_regclass(s || "
+    "'.' || t) AS tr, CASE WHEN c IS NOT NULL THEN to_regclass(s || '.' || "
+    "c) END AS cr FROM (SELECT coalesce(?, quote_ident(current_schema())) AS "
+    "s, ?::text AS t, ?::text AS c, ?::text AS m, $e$" DIGEST_EXPR "$e$ AS e) "
+    "AS p) AS p) AS q) AS target";
 
 /* Both stores replace the module's row, naming the tracking table's OID
  * ($2 or $5: its quoted, qualified name) and their own transaction. */
