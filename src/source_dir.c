@@ -302,9 +302,9 @@ out:
 /* Flat layout */
 
 typedef struct flat_entry {
-    const char *fname; /* lent from the names list */
+    const char *fname; /* the tail of path */
     char *path;        /* in the list's arena */
-    strata__fname f;
+    strata__fname f;   /* its strings in scan_flat's scratch arena */
 } flat_entry;
 
 static int flat_cmp(const void *a, const void *b)
@@ -399,12 +399,17 @@ static int flat_group(const strata_source *src, strata__arena *a,
     return 0;
 }
 
+/* Frees the names list `nl` once the entries are parsed, and keeps their
+ * parts in one scratch arena: at N = 10,000 the listing and 40,000 small
+ * mallocs would otherwise add some 2 MB to the peak, alive while the list
+ * is built. */
 static int scan_flat(strata__migrations *out, const strata_source *src,
-                     const names *nl, strata__err *err)
+                     names *nl, strata__err *err)
 {
     flat_entry *v = NULL;
     size_t n = 0;
     int rc = STRATA_OK;
+    strata__arena scratch = {0};
 
     v = calloc(nl->n ? nl->n : 1, sizeof *v);
     if (v == NULL) {
@@ -454,11 +459,19 @@ static int scan_flat(strata__migrations *out, const strata_source *src,
                              flat_forms);
             goto out;
         }
-        v[n].fname = fname;
+        v[n].fname = path + strlen(path) - strlen(fname);
         v[n].path = path;
-        v[n].f = f;
+        v[n].f.kind = f.kind;
+        v[n].f.version = strata__arena_strdup(&scratch, f.version);
+        v[n].f.name = strata__arena_strdup(&scratch, f.name);
+        strata__fname_free(&f);
+        if (v[n].f.version == NULL || v[n].f.name == NULL) {
+            rc = strata__err_nomem(err);
+            goto out;
+        }
         n++;
     }
+    names_free(nl);
     if (n > 1)
         strata__sort(v, n, sizeof *v, flat_cmp);
 
@@ -482,8 +495,7 @@ static int scan_flat(strata__migrations *out, const strata_source *src,
         i = j;
     }
 out:
-    for (size_t i = 0; i < n; i++)
-        strata__fname_free(&v[i].f);
+    strata__arena_free(&scratch);
     free(v);
     return rc;
 }

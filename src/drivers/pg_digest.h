@@ -58,11 +58,12 @@ int strata__pg_digest_name(const char *table, char out[64]);
  *      text holding <c>64 hex digits</c>, the cached digest, where a cached
  *      row passes the check above, else <d>64 hex digits</d>, the digest
  *      computed from the rows, followed, where this session may store the
- *      digest (the cache table exists with strata's columns, this role may
- *      read and write it, and the session is neither read-only nor on a
- *      standby), by what the cache would store, from the same snapshot: <h>
- *      the horizon, <n> the number of rows in the tracking table and <y>
- *      how many of them were written after the horizon (store only when 0);
+ *      digest (the cache table exists, this role may read and write it,
+ *      and the session is neither read-only nor on a standby), by what the
+ *      cache would store, from the same snapshot: <h> the horizon (only
+ *      where the cache has strata's columns), <n> the number of rows in the
+ *      tracking table and <y> how many of them were written after the
+ *      horizon (store only when all three came and <y> is 0);
  *   2. current_schema().
  * It reaches the tables only through query_to_xml(), once to_regclass()
  * has found them, so a database not yet migrated answers without an error
