@@ -47,6 +47,7 @@
     X(PQsendFlushRequest)                                                      \
     X(PQsendQueryParams)                                                       \
     X(PQsetNoticeReceiver)                                                     \
+    X(PQsetSingleRowMode)                                                      \
     X(PQstatus)                                                                \
     X(PQtransactionStatus)
 
@@ -96,6 +97,7 @@ extern strata__libpq strata__libpq_api;
 #define PQsendFlushRequest STRATA__LIBPQ_CALL(PQsendFlushRequest)
 #define PQsendQueryParams STRATA__LIBPQ_CALL(PQsendQueryParams)
 #define PQsetNoticeReceiver STRATA__LIBPQ_CALL(PQsetNoticeReceiver)
+#define PQsetSingleRowMode STRATA__LIBPQ_CALL(PQsetSingleRowMode)
 #define PQstatus STRATA__LIBPQ_CALL(PQstatus)
 #define PQtransactionStatus STRATA__LIBPQ_CALL(PQtransactionStatus)
 #endif

@@ -350,26 +350,39 @@ static int run_now(strata *db, pg_state *st, const char *sql, size_t nparams,
     char *numbered = number_params(sql);
     if (numbered == NULL)
         return strata__err_nomem(&db->err);
-    PGresult *res = PQexecParams(st->conn, numbered, (int)nparams, NULL, params,
+    int sent = PQsendQueryParams(st->conn, numbered, (int)nparams, NULL, params,
                                  NULL, NULL, 0);
     free(numbered);
-    int rc = STRATA_OK;
-    ExecStatusType s = PQresultStatus(res);
-    if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
-        rc = pg_error(db, st, res, STRATA_EFAILED, "bookkeeping statement");
-    } else if (cb != NULL) {
-        int ncols = PQnfields(res);
-        const char *vals[16];
-        if (ncols > 16)
-            ncols = 16;
-        for (int r = 0; r < PQntuples(res); r++) {
-            for (int c = 0; c < ncols; c++)
-                vals[c] = PQgetisnull(res, r, c) ? NULL : PQgetvalue(res, r, c);
-            if (cb(payload, ncols, vals) != 0)
-                break;
+    if (!sent)
+        return pg_error(db, st, NULL, STRATA_EFAILED, "bookkeeping statement");
+    /* Rows one at a time, each freed once the callback has it: the whole
+     * result of 10,000 tracking rows would hold 2.4 MB while the callback
+     * copies them. */
+    if (cb != NULL)
+        PQsetSingleRowMode(st->conn);
+    int rc = STRATA_OK, stop = 0;
+    PGresult *res;
+    /* To the end even after an error or a stop: the connection is ready
+     * for the next statement only once every result is read. */
+    while ((res = PQgetResult(st->conn)) != NULL) {
+        ExecStatusType s = PQresultStatus(res);
+        if (s == PGRES_SINGLE_TUPLE || s == PGRES_TUPLES_OK) {
+            int ncols = PQnfields(res);
+            const char *vals[16];
+            if (ncols > 16)
+                ncols = 16;
+            for (int r = 0;
+                 cb && rc == STRATA_OK && !stop && r < PQntuples(res); r++) {
+                for (int c = 0; c < ncols; c++)
+                    vals[c] =
+                        PQgetisnull(res, r, c) ? NULL : PQgetvalue(res, r, c);
+                stop = cb(payload, ncols, vals) != 0;
+            }
+        } else if (s != PGRES_COMMAND_OK && rc == STRATA_OK) {
+            rc = pg_error(db, st, res, STRATA_EFAILED, "bookkeeping statement");
         }
+        PQclear(res);
     }
-    PQclear(res);
     return rc;
 }
 
