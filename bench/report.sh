@@ -48,9 +48,10 @@ label() { case $1 in sqlite) echo SQLite ;; pg) echo PostgreSQL ;; esac; }
         "\`sqlite3\`; **it does not insert strata's tracking and history rows**." \
         "No-op up = \`psql -c 'select 1'\` / \`sqlite3 db 'select 1'\`." \
         "Status = reading the tracking table (\`select * from strata_migrations\`)."
-    echo "- Fresh apply ratio: the ratio of the medians, and in brackets the median of the
-  per-pair ratios (strata run and raw run back to back), which drift cancels; the
-  target verdict uses the latter. Every sample is in samples.tsv.
+    echo "- Ratios: the ratio of the medians, and in brackets the median of the per-pair
+  ratios (a strata run and the raw run back to back: the fresh apply pair, or the
+  no-op round's \`select 1\`), which drift cancels; the target verdicts use the
+  latter. Every sample is in samples.tsv.
 - Memory: peak resident set size (\`/usr/bin/time -f %M\`), MB."
     echo
     for b in sqlite pg; do
@@ -69,7 +70,11 @@ label() { case $1 in sqlite) echo SQLite ;; pg) echo PostgreSQL ;; esac; }
                 r=$(get "$b" "$n" "$m" raw us)
                 [ -z "$s" ] && continue
                 rt=$(ratio "$s" "$r")
-                pr=$(get "$b" "$n" "$m" ratio_paired permille)
+                if [ "$m" = noop_up ]; then
+                    pr=$(get "$b" "$n" "$m" "ratio_paired_${t#strata_}" permille)
+                else
+                    pr=$(get "$b" "$n" "$m" ratio_paired permille)
+                fi
                 [ -n "$pr" ] && rt="$rt (paired $(ratio "$pr" 1000))"
                 echo "| $n | $name | $(ms "$s") | $(ms "$r") | $rt |" \
                     "$(mb "$(get "$b" "$n" "$m" "$t" kb)") | $(mb "$(get "$b" "$n" "$m" raw kb)") |"
@@ -145,17 +150,24 @@ label() { case $1 in sqlite) echo SQLite ;; pg) echo PostgreSQL ;; esac; }
     t() { # DESCRIPTION RATIO LIMIT
         echo "| $1 | $2 | $(verdict "$2" "$3") |"
     }
-    for tool in strata_dir strata_embedded; do
-        w=${tool#strata_}
-        t "no-op up N=1,000 PostgreSQL ($w) ≤ 1.1× \`psql -c 'select 1'\`" \
-            "$(ratio "$(get pg 1000 noop_up $tool us)" "$(get pg 1000 noop_up raw us)")" 1.1
-        t "no-op up N=10,000 PostgreSQL ($w) ≤ 1.2× \`psql -c 'select 1'\`" \
-            "$(ratio "$(get pg 10000 noop_up $tool us)" "$(get pg 10000 noop_up raw us)")" 1.2
+    # no-op up: the median of the ratios to the select 1 run beside each
+    # (robust to drift between rounds), else the ratio of the medians
+    noop_ratio() { # BACKEND N dir|embedded
+        local p
+        p=$(get "$1" "$2" noop_up "ratio_paired_$3" permille)
+        if [ -n "$p" ]; then ratio "$p" 1000; else
+            ratio "$(get "$1" "$2" noop_up "strata_$3" us)" "$(get "$1" "$2" noop_up raw us)"; fi
+    }
+    for w in dir embedded; do
+        t "no-op up N=1,000 PostgreSQL ($w) ≤ 1.1× \`psql -c 'select 1'\` (paired)" \
+            "$(noop_ratio pg 1000 $w)" 1.1
+        t "no-op up N=10,000 PostgreSQL ($w) ≤ 1.2× \`psql -c 'select 1'\` (paired)" \
+            "$(noop_ratio pg 10000 $w)" 1.2
     done
-    t "no-op up N=1,000 SQLite from a directory ≤ 3× \`sqlite3 db 'select 1'\`" \
-        "$(ratio "$(get sqlite 1000 noop_up strata_dir us)" "$(get sqlite 1000 noop_up raw us)")" 3
-    t "no-op up N=1,000 SQLite embedded ≤ 1.5× \`sqlite3 db 'select 1'\`" \
-        "$(ratio "$(get sqlite 1000 noop_up strata_embedded us)" "$(get sqlite 1000 noop_up raw us)")" 1.5
+    t "no-op up N=1,000 SQLite from a directory ≤ 3× \`sqlite3 db 'select 1'\` (paired)" \
+        "$(noop_ratio sqlite 1000 dir)" 3
+    t "no-op up N=1,000 SQLite embedded ≤ 1.5× \`sqlite3 db 'select 1'\` (paired)" \
+        "$(noop_ratio sqlite 1000 embedded)" 1.5
     # fresh apply: the median of the per-pair ratios where there is one
     # (robust to drift between pairs), else the ratio of the medians
     apply_ratio() {

@@ -30,7 +30,7 @@ WORK=${BENCH_WORK:-$BENCH/.work}
 OUT=${BENCH_OUT:-$BENCH/results}
 NS=${BENCH_NS:-"100 1000"}
 [ "${BENCH_FULL:-0}" = 1 ] && NS=${BENCH_NS:-"100 1000 10000"}
-NOOP_RUNS=${BENCH_NOOP_RUNS:-15}
+NOOP_RUNS=${BENCH_NOOP_RUNS:-31}
 INPROC_K=${BENCH_INPROC_K:-200}
 # Fresh apply is timed up to this N. Above it (N = 10,000: on a busy disk one
 # SQLite apply can take tens of minutes, times two tools) the up-to-date
@@ -42,7 +42,7 @@ APPLY_MAX=${BENCH_APPLY_MAX:-1000}
 apply_runs() {
     case $1 in
     100) echo "${BENCH_APPLY_RUNS_100:-5}" ;;
-    1000) echo "${BENCH_APPLY_RUNS_1000:-3}" ;;
+    1000) echo "${BENCH_APPLY_RUNS_1000:-5}" ;;
     *) echo "${BENCH_APPLY_RUNS_BIG:-1}" ;;
     esac
 }
@@ -264,6 +264,9 @@ for n in $NS; do
     record sqlite "$n" noop_up raw us "${C[@]}"
     record sqlite "$n" status strata us "${D[@]}"
     record sqlite "$n" status raw us "${E[@]}"
+    # against the select 1 run beside it, which cancels drift between rounds
+    S=("${A[@]}") && record_paired sqlite "$n" noop_up C ratio_paired_dir
+    S=("${B[@]}") && record_paired sqlite "$n" noop_up C ratio_paired_embedded
     record sqlite "$n" noop_up strata_dir kb "$(peak_kb "$STRATA" -q -d "$surl" -m "$d/migrations" up)"
     record sqlite "$n" noop_up strata_embedded kb "$(peak_kb "$d/noop_embedded" "$surl")"
     record sqlite "$n" noop_up raw kb "$(peak_kb "$SQLITE3" "$sdb" 'select 1')"
@@ -318,6 +321,9 @@ for n in $NS; do
     record pg "$n" noop_up raw us "${C[@]}"
     record pg "$n" status strata us "${D[@]}"
     record pg "$n" status raw us "${E[@]}"
+    # against the select 1 run beside it, which cancels drift between rounds
+    S=("${A[@]}") && record_paired pg "$n" noop_up C ratio_paired_dir
+    S=("${B[@]}") && record_paired pg "$n" noop_up C ratio_paired_embedded
     record pg "$n" noop_up strata_dir kb "$(peak_kb "$STRATA" -q -d "$purl" -m "$d/migrations" up)"
     record pg "$n" noop_up strata_embedded kb "$(peak_kb "$d/noop_embedded" "$purl")"
     record pg "$n" noop_up raw kb "$(peak_kb "$PSQL" -X -q -At -c 'select 1' "$purl")"
