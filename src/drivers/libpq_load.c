@@ -20,7 +20,9 @@ static void load(void)
 {
     /* Lazy: RTLD_NOW would also bind every call site in libpq's twenty-odd
      * dependencies (Kerberos, LDAP, TLS) up front, about 0.4 ms of a
-     * 10 ms start. What strata calls is checked by dlsym() below. */
+     * 10 ms start. What strata calls is checked by dlsym() below; a
+     * dependency broken by a partial upgrade fails at its first call
+     * instead of here. */
     void *h = dlopen(LIBPQ_SONAME, RTLD_LAZY | RTLD_LOCAL);
     if (h == NULL) {
         const char *why = dlerror();

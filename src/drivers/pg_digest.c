@@ -28,11 +28,11 @@
  * age(horizon); a row older than 2^31 transactions has a negative age, and
  * is older. The rows name their table (tableoid), which spares a catalog
  * lookup; an empty table has nothing to name, but then the cached digest
- * is of no rows too. Every function here costs a catalog lookup in a new
- * backend, hence ltrim() over a regular expression for the hex check;
- * age(horizon) is taken once, not once per row (1 ms at 10,000 rows).
- * LIMIT 1 keeps the planner's estimate, and so JIT, away from a cache it
- * has never analysed. */
+ * is of no rows too (a row without a table, rel NULL, is never trusted). Every
+ * function here costs a catalog lookup in a new backend, hence ltrim() over a
+ * regular expression for the hex check; age(horizon) is taken once, not once
+ * per row (1 ms at 10,000 rows). LIMIT 1 keeps the planner's estimate, and so
+ * JIT, away from a cache it has never analysed. */
 #define CACHED                                                                 \
     "SELECT d.c FROM (SELECT j->>''digest'' AS c, (j->>''row_count'')::bigint" \
     " AS n, (j->>''horizon'')::bigint AS h, age(((j->>''horizon'')::bigint "   \
@@ -42,7 +42,8 @@
     "::text::xid LIMIT 1) AS d WHERE octet_length(d.c) = 64 AND ltrim(d.c, "   \
     "''0123456789abcdef'') = '''' AND txid_snapshot_xmax("                     \
     "txid_current_snapshot()) - d.h BETWEEN 0 AND " MAX_AGE " AND (SELECT "    \
-    "count(*) = d.n AND coalesce(bool_and(r.tableoid::bigint = d.o), true) "   \
+    "count(*) = d.n AND coalesce(bool_and(r.tableoid::bigint = d.o), d.o "     \
+    "IS NOT NULL) "                                                            \
     "AND count(*) FILTER (WHERE age(r.xmin) >= 0 AND age(r.xmin) < d.a) = 0 "  \
     "FROM %s.%s AS r)"
 
@@ -62,14 +63,17 @@
 /* From one snapshot, what the cache stores beside a digest: p.h, the
  * horizon; r.n, the rows of tracking table %s (qualified); r.y, how many of
  * them were written after the horizon (pg_digest.h), by 32-bit distance from
- * it, which holds whatever transaction id the session has. For format()
- * and for sprintf() alike: both read %s and %%. */
+ * it, which holds whatever transaction id the session has; r.o, the table
+ * the rows were read from (0 for none), named by the rows themselves so
+ * that it is the table digested even if a rename swaps another in at the
+ * same moment. For format() and for sprintf() alike: both read %s and %%. */
 #define SNAPSHOT                                                               \
     " FROM (SELECT h, txid_snapshot_xmax(s) - h AS w FROM (SELECT s, "         \
     "txid_snapshot_xmin(s) - 1 AS h FROM (SELECT txid_current_snapshot() AS "  \
     "s) AS s) AS x) AS p, LATERAL (SELECT count(*) AS n, count(*) FILTER "     \
     "(WHERE ((xmin::text::bigint - p.h) %% 4294967296 + 4294967296) %% "       \
-    "4294967296 BETWEEN 1 AND p.w) AS y FROM %s) AS r"
+    "4294967296 BETWEEN 1 AND p.w) AS y, coalesce(max(tableoid)::bigint, 0) "  \
+    "AS o FROM %s) AS r"
 
 /* The digest of module %L's rows of tracking table %s.%s, computed, and,
  * where the condition %s (SHAPED) holds, the rest of SNAPSHOT (%s: the same
@@ -77,7 +81,7 @@
  * an SQL literal. */
 #define FRESH                                                                  \
     "SELECT (SELECT %s FROM %s.%s WHERE module = %L) AS d, CASE WHEN %s "      \
-    "THEN p.h END AS h, r.n, r.y" SNAPSHOT
+    "THEN p.h END AS h, r.n, r.y, r.o" SNAPSHOT
 
 /* query_to_xml() yields '' for no row, hence nullif(): no cached row
  * falls through to the rows. has_table_privilege() with a list of
@@ -132,8 +136,7 @@ char *strata__pg_digest_store(const char *table, const char *cache)
     return strata__sprintf(
         "INSERT INTO %s (module, horizon, row_count, digest, rel, writer) "
         "SELECT $1, p.h, r.n, (SELECT " DIGEST_EXPR " FROM %s WHERE "
-        "module = $1), to_regclass($2)::oid, txid_current()" SNAPSHOT
-        " WHERE r.y = 0" UPSERT,
+        "module = $1), r.o, txid_current()" SNAPSHOT " WHERE r.y = 0" UPSERT,
         cache, table, table);
 }
 
@@ -141,6 +144,6 @@ char *strata__pg_digest_store_values(const char *cache)
 {
     return strata__sprintf(
         "INSERT INTO %s (module, horizon, row_count, digest, rel, writer) "
-        "VALUES ($1, $2, $3, $4, to_regclass($5)::oid, txid_current())" UPSERT,
+        "VALUES ($1, $2, $3, $4, $5, txid_current())" UPSERT,
         cache);
 }

@@ -13,11 +13,14 @@
  *           the number of rows in T, and the horizon H = S's xmin - 1 (a
  *           64-bit txid), only if no row of T was written after H. Every
  *           transaction S cannot see has an id after H. The row also names
- *           T's OID and the transaction that wrote it.
- *   trusted when T is that OID, the cache row still belongs to the
- *           transaction it names, T has that many rows and none written
- *           after H (compared with age(), so across the 32-bit wrap, and
- *           only while H is less than 2^30 transactions old).
+ *           the table T's rows were read from (their tableoid; 0 when there
+ *           were none) and the transaction that wrote it.
+ *   trusted when every row of T names that table (an empty T names none,
+ *           but then the digest is of no rows, whatever table it was),
+ *           the cache row still belongs to the transaction it names, T has
+ *           that many rows and none written after H (compared with age(),
+ *           so across the 32-bit wrap, and only while H is less than 2^30
+ *           transactions old).
  *
  * A row the look sees and S did not was written by a transaction S could
  * not see, so after H, and fails the check; with no such row, the rows
@@ -62,8 +65,9 @@ int strata__pg_digest_name(const char *table, char out[64]);
  *      and the session is neither read-only nor on a standby), by what the
  *      cache would store, from the same snapshot: <h> the horizon (only
  *      where the cache has strata's columns), <n> the number of rows in the
- *      tracking table and <y> how many of them were written after the
- *      horizon (store only when all three came and <y> is 0);
+ *      tracking table, <y> how many of them were written after the
+ *      horizon and <o> the table they were read from (store only when all
+ *      four came and <y> is 0);
  *   2. current_schema().
  * It reaches the tables only through query_to_xml(), once to_regclass()
  * has found them, so a database not yet migrated answers without an error
@@ -78,8 +82,7 @@ extern const char strata__pg_digest_look[];
 /* Creates the cache table. */
 char *strata__pg_digest_create(const char *cache);
 
-/* Stores the digest of a module's rows ($1; $2 the tracking table's
- * qualified name, as text) as
+/* Stores the digest of a module's rows ($1, the only parameter) as
  * described above; it stores nothing when a row of the tracking table was
  * written after the horizon (a transaction that started before the last
  * change to it is still open somewhere in the cluster). It needs no lock:
@@ -87,9 +90,8 @@ char *strata__pg_digest_create(const char *cache);
 char *strata__pg_digest_store(const char *table, const char *cache);
 
 /* Stores what a look computed (column 1 above): parameters $1 the module,
- * $2 <h>, $3 <n>, $4 the digest, $5 the tracking table's qualified name.
- * True of the look's snapshot, so as good as the store above, and it reads
- * nothing but that name. */
+ * $2 <h>, $3 <n>, $4 the digest, $5 <o>. True of the look's snapshot, so
+ * as good as the store above, and it reads nothing. */
 char *strata__pg_digest_store_values(const char *cache);
 
 #endif /* STRATA_DRIVERS_PG_DIGEST_H */

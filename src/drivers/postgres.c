@@ -62,6 +62,7 @@ typedef struct refill {
     int ready;        /* all of it is here, and storing it is allowed */
     char horizon[24]; /* <h> */
     char rows[24];    /* <n> */
+    char rel[24];     /* <o> */
     char digest[65];  /* <d> */
 } refill;
 
@@ -680,8 +681,20 @@ static int learn(strata *db, pg_state *st, const char *key, lock_answer *a)
         key != NULL ? 6 : 5, key != NULL ? params : params + 1, lock_cb, a);
 #undef LEARN_REST
     tracking_names_free(&n);
-    if (rc != STRATA_OK)
+    if (rc != STRATA_OK) {
+        /* Rows come one at a time, so an error can follow the one that
+         * says the lock was taken: give it back, and keep the error. */
+        if (key != NULL && a->got && PQstatus(st->conn) == CONNECTION_OK) {
+            strata__err saved = db->err;
+            const char *k[] = {key};
+            (void)run_now(db, st, "SELECT pg_advisory_unlock(?::bigint)", 1, k,
+                          NULL, NULL);
+            db->err = saved;
+        }
+        free(a->schema);
+        a->schema = NULL;
         return rc;
+    }
     free(st->current_schema);
     st->current_schema = a->schema;
     a->schema = NULL;
@@ -1120,6 +1133,7 @@ static int digest_cb(void *payload, int ncols, const char *const *v)
                xml_digits(v[0], "h", dec, r->horizon, sizeof r->horizon) &&
                xml_digits(v[0], "n", dec, r->rows, sizeof r->rows) &&
                xml_digits(v[0], "y", dec, young, sizeof young) &&
+               xml_digits(v[0], "o", dec, r->rel, sizeof r->rel) &&
                strcmp(young, "0") == 0;
     memcpy(r->digest, digest, sizeof digest);
     return 1;
@@ -1214,11 +1228,10 @@ static void store_digest(strata *db, pg_state *st, int create,
     }
     const char *by_values[] = {db->module, values ? values->horizon : NULL,
                                values ? values->rows : NULL,
-                               values ? values->digest : NULL, table};
-    const char *computed[] = {db->module, table};
+                               values ? values->digest : NULL,
+                               values ? values->rel : NULL};
     if (rc == STRATA_OK) /* takes store */
-        rc = values ? enqueue(db, st, store, 5, by_values, NULL)
-                    : enqueue(db, st, store, 2, computed, NULL);
+        rc = enqueue(db, st, store, values ? 5 : 1, by_values, NULL);
     else
         free(store);
     free(make);

@@ -91,6 +91,16 @@ assert_eq "a count that differs: not trusted, still up to date" \
 assert_eq "and the start stored it right again" "$(right)" "$(cached)"
 CHECK="a malformed digest cannot be stored" assert_exit 1 \
     q "UPDATE strata_migrations_digest SET digest = 'x'"
+# A forged row that names no table (rel NULL, as a table of the cache's
+# name without the column would read) is not trusted either.
+q "DELETE FROM strata_migrations WHERE version = '3'; DROP TABLE c;
+   ALTER TABLE strata_migrations_digest ALTER rel DROP NOT NULL;
+   UPDATE strata_migrations_digest SET row_count = 2, rel = NULL, writer = txid_current()" >/dev/null
+assert_exit 0 st up
+assert_contains "a cached row naming no table: not trusted" "$OUT" "applied 3 c"
+assert_eq "the run stored a row naming the table" "t" \
+    "$(q "SELECT rel = 'strata_migrations'::regclass::oid::bigint FROM strata_migrations_digest")"
+q "ALTER TABLE strata_migrations_digest ALTER rel SET NOT NULL" >/dev/null
 
 # ============================================================ changes
 # Each change must be seen: the next start digests the rows, acts on them,
