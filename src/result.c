@@ -14,6 +14,7 @@ typedef struct report_box {
     strata_report pub;
     strata__arena arena;
     strata_step **steps;
+    strata__migrations kept; /* the source list lent strings point into */
 } report_box;
 
 int strata__report_begin(strata__report_builder *b, strata *db,
@@ -35,10 +36,10 @@ int strata__report_begin(strata__report_builder *b, strata *db,
     return STRATA_OK;
 }
 
-int strata__report_add(strata__report_builder *b, strata_action action,
-                       const char *version, const char *name, const char *file,
-                       int64_t duration_ms, const char *old_checksum,
-                       const char *new_checksum, const char *detail)
+static int add(strata__report_builder *b, int lend, strata_action action,
+               const char *version, const char *name, const char *file,
+               int64_t duration_ms, const char *old_checksum,
+               const char *new_checksum, const char *detail)
 {
     report_box *box = (report_box *)b->report;
     if (b->report->count == b->cap) {
@@ -54,13 +55,22 @@ int strata__report_add(strata__report_builder *b, strata_action action,
     if (s == NULL)
         return STRATA_ENOMEM;
     s->action = action;
-    s->version = strata__arena_strdup(a, version);
-    s->name = strata__arena_strdup(a, name);
-    s->file = strata__arena_strdup(a, file);
     s->duration_ms = duration_ms;
-    s->old_checksum = strata__arena_strdup(a, old_checksum);
-    s->new_checksum = strata__arena_strdup(a, new_checksum);
-    s->detail = strata__arena_strdup(a, detail);
+    if (lend) {
+        s->version = version;
+        s->name = name;
+        s->file = file;
+        s->old_checksum = old_checksum;
+        s->new_checksum = new_checksum;
+        s->detail = detail;
+    } else {
+        s->version = strata__arena_strdup(a, version);
+        s->name = strata__arena_strdup(a, name);
+        s->file = strata__arena_strdup(a, file);
+        s->old_checksum = strata__arena_strdup(a, old_checksum);
+        s->new_checksum = strata__arena_strdup(a, new_checksum);
+        s->detail = strata__arena_strdup(a, detail);
+    }
     if (!s->version || !s->name || !s->file || !s->old_checksum ||
         !s->new_checksum || !s->detail)
         return STRATA_ENOMEM;
@@ -69,10 +79,33 @@ int strata__report_add(strata__report_builder *b, strata_action action,
     return STRATA_OK;
 }
 
+int strata__report_add(strata__report_builder *b, strata_action action,
+                       const char *version, const char *name, const char *file,
+                       int64_t duration_ms, const char *old_checksum,
+                       const char *new_checksum, const char *detail)
+{
+    return add(b, 0, action, version, name, file, duration_ms, old_checksum,
+               new_checksum, detail);
+}
+
+int strata__report_add_lent(strata__report_builder *b, strata_action action,
+                            const char *version, const char *name,
+                            const char *file, int64_t duration_ms,
+                            const char *old_checksum, const char *new_checksum,
+                            const char *detail)
+{
+    return add(b, 1, action, version, name, file, duration_ms, old_checksum,
+               new_checksum, detail);
+}
+
 void strata__report_finish(strata__report_builder *b, strata_report **out,
-                           const char *to_version)
+                           const char *to_version, strata__migrations *keep)
 {
     report_box *box = (report_box *)b->report;
+    if (keep != NULL) {
+        box->kept = *keep;
+        memset(keep, 0, sizeof *keep);
+    }
     const char *to = strata__arena_strdup(&box->arena, to_version);
     if (to != NULL)
         box->pub.to_version = to;
@@ -93,5 +126,6 @@ void strata_report_free(strata_report *report)
     report_box *box = (report_box *)report;
     free(box->steps);
     strata__arena_free(&box->arena);
+    strata__migrations_free(&box->kept);
     free(box);
 }

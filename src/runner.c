@@ -128,8 +128,11 @@ static int run_close(run *r, int rc, strata_report **out)
     if (r->rb.report != NULL && out != NULL) {
         char *to = NULL;
         current_after(r, &to);
-        strata__report_finish(&r->rb, out,
-                              to != NULL ? to : r->rb.report->from_version);
+        /* Steps lend their strings from a source list the plan owns. */
+        strata__report_finish(
+            &r->rb, out, to != NULL ? to : r->rb.report->from_version,
+            r->plan_loaded && !r->plan.source_borrowed ? &r->plan.source
+                                                       : NULL);
         free(to);
     }
     strata__report_abandon(&r->rb);
@@ -444,7 +447,11 @@ static int apply(run *r, const strata__migration *m, strata_direction dir)
         emit_migration(r, STRATA_EVENT_MIGRATION_FAIL, m, dir, ms);
     } else {
         emit_migration(r, STRATA_EVENT_MIGRATION_DONE, m, dir, ms);
-        int arc = strata__report_add(
+        /* From a directory the plan owns the source list, and the report
+         * keeps it (run_close): lend. An embedded set's list belongs to the
+         * handle, which the report may outlive: copy. */
+        int arc = (r->plan.source_borrowed ? strata__report_add
+                                           : strata__report_add_lent)(
             &r->rb, up ? STRATA_ACTION_UP : STRATA_ACTION_DOWN, m->version,
             m->name, up ? m->up_path : m->down_path, ms, "",
             up ? m->checksum : "", s.no_transaction ? "no-transaction" : "");

@@ -304,7 +304,7 @@ int strata_new(strata_report **out, strata *db, const char *name,
     }
     free(canonical);
     if (rc == STRATA_OK) {
-        strata__report_finish(&rb, out, "");
+        strata__report_finish(&rb, out, "", NULL);
         created_up = 0;
     }
 out:

@@ -381,6 +381,13 @@ static int run_now(strata *db, pg_state *st, const char *sql, size_t nparams,
             }
         } else if (s != PGRES_COMMAND_OK && rc == STRATA_OK) {
             rc = pg_error(db, st, res, STRATA_EFAILED, "bookkeeping statement");
+            if (db->err.hint[0] == '\0')
+                strata__err_hint(&db->err,
+                                 "strata's own statement on its tracking "
+                                 "tables (%s, %s) failed: check that they "
+                                 "are strata's, unaltered, and that this "
+                                 "role may read and write them",
+                                 db->table, db->history_table);
         }
         PQclear(res);
     }

@@ -159,6 +159,30 @@ Test(up_down, up_applies_in_numeric_order_and_records_everything)
     strata_close(db);
 }
 
+/* A report lends its steps' strings from the source list it keeps, so it
+ * reads the same after the handle and the run are gone. */
+Test(up_down, report_outlives_its_handle)
+{
+    five();
+    char sum[65];
+    it_sha256_file(it_mig_path(&env, "5_t5.up.sql"), sum);
+    strata *db = it_open(&env, NULL);
+    strata_report *rep = NULL;
+    int rc = strata_up(&rep, db, NULL);
+    cr_assert_eq(rc, 0, "%s", it_err(db));
+    strata_close(db);
+    cr_assert_eq(rep->count, 5);
+    cr_assert_str_eq(rep->to_version, "5");
+    const strata_step *s = rep->steps[4];
+    cr_assert_str_eq(s->version, "5");
+    cr_assert_str_eq(s->name, "t5");
+    cr_assert_str_eq(s->file, it_mig_path(&env, "5_t5.up.sql"));
+    cr_assert_str_eq(s->new_checksum, sum);
+    cr_assert_str_eq(s->old_checksum, "");
+    cr_assert_str_eq(s->detail, "");
+    strata_report_free(rep);
+}
+
 Test(up_down, applied_by_option_is_recorded)
 {
     it_mig(&env, "1_a.sql", "CREATE TABLE a (x INTEGER);\n");

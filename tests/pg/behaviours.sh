@@ -502,6 +502,22 @@ put "$D/003_c.sql" 'CREATE TABLE c(x int);\n'
 put "$D/002_late.sql" 'CREATE TABLE late(x int);\n'
 expect "out-of-order file" 3 "002_late.sql"
 
+# ---- reading the tracking rows fails after two of them (rows arrive one
+# at a time): a clean error, and nothing changed
+setup partway
+put "$D/002_b.sql" 'CREATE TABLE b2(x int);\n'
+put "$D/003_c.sql" 'CREATE TABLE c3(x int);\n'
+"$STRATA" -q -d "$DBURL" -m "$D" up || fail "partway" "up failed"
+q "ALTER TABLE strata_migrations RENAME TO strata_migrations_rows;
+   CREATE VIEW strata_migrations AS SELECT * FROM strata_migrations_rows
+   WHERE CASE WHEN version = '3' THEN 1 / 0 = 1 ELSE true END" >/dev/null
+expect "status, the third row fails" 1 "division by zero" status
+expect "current, the third row fails" 1 "division by zero" current
+q "DROP VIEW strata_migrations;
+   ALTER TABLE strata_migrations_rows RENAME TO strata_migrations" >/dev/null
+assert_exit 0 "$STRATA" -d "$DBURL" -m "$D" status
+assert_contains "the table back: status reads all three" "$OUT" "c"
+
 # ---- bad bytes
 setup utf8
 put "$D/002_latin1.sql" "CREATE TABLE l(x text);\nINSERT INTO l VALUES ('caf\\xe9');\n"
