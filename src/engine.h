@@ -34,9 +34,11 @@ typedef struct strata__rows {
 
 /* Loads this module's rows, sorted with `order`. A missing table gives an
  * empty list. `expect` is how many rows there probably are (the source's
- * count): room for that many is made at once. */
+ * count): room for that many is made at once. `shared`, when not NULL, is
+ * a source list that outlives the rows: a row's version, name or checksum
+ * equal to its migration's points into it instead of being copied. */
 int strata__rows_load(strata__rows *out, strata *db, strata__order order,
-                      size_t expect);
+                      size_t expect, const strata__migrations *shared);
 void strata__rows_free(strata__rows *rows);
 /* The highest version this module has applied, "0" when none (or no
  * table), into *out (the caller frees it), from the rows as they stream

@@ -125,7 +125,11 @@ int strata__plan_reread_rows(strata__plan *p, strata *db)
 static int merge_rows(strata__plan *out, strata *db)
 {
     strata__order order = out->source.order;
-    int rc = strata__rows_load(&out->rows, db, order, out->source.count);
+    /* A plan's rows live no longer than its source, but strings of a
+     * source the handle owns must not reach a plan the handle may not
+     * outlive (strata__plan_export lends the rows as they are). */
+    int rc = strata__rows_load(&out->rows, db, order, out->source.count,
+                               out->source_borrowed ? NULL : &out->source);
     if (rc != STRATA_OK)
         goto fail;
 

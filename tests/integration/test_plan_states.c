@@ -47,6 +47,34 @@ static void up_refused(strata *db, strata_reason reason,
     free(after);
 }
 
+/* A plan's rows share their migrations' strings, and the plan keeps the
+ * source list they point into: it reads the same after its handle is
+ * gone. */
+Test(plan_states, plan_outlives_its_handle)
+{
+    it_mig(&env, "1_a.sql", "CREATE TABLE a (x INTEGER);\n");
+    it_mig(&env, "2_b.sql", "CREATE TABLE b (x INTEGER);\n");
+    char sum[65];
+    it_sha256_file(it_mig_path(&env, "2_b.sql"), sum);
+    strata_options o;
+    strata_options_init(&o);
+    o.applied_by = "tester";
+    strata *db = it_open(&env, &o);
+    cr_assert_eq(it_up_expect(db, NULL, 0), 2);
+    strata_plan *plan = status(db);
+    strata_close(db);
+    cr_assert_eq(plan->count, 2);
+    const strata_migration *m = plan->migrations[1];
+    cr_assert_str_eq(m->version, "2");
+    cr_assert_str_eq(m->name, "b");
+    cr_assert_eq(m->state, STRATA_STATE_APPLIED);
+    cr_assert_str_eq(m->checksum, sum);
+    cr_assert_str_eq(m->recorded_checksum, sum);
+    cr_assert_str_eq(m->applied_by, "tester");
+    cr_assert_str_eq(plan->migrations[0]->applied_by, "tester");
+    strata_plan_free(plan);
+}
+
 Test(plan_states, modified_is_refused_until_repaired)
 {
     it_mig(&env, "1_a.sql", "CREATE TABLE a (x INTEGER);\n");
