@@ -197,6 +197,9 @@ Test(startup, cancel_stops_between_migrations)
      * database first so the worker waits until we are ready. */
     sqlite3 *hold = NULL;
     cr_assert_eq(sqlite3_open(env.db, &hold), SQLITE_OK);
+    /* The worker may be reading when we commit: wait for its shared lock
+     * rather than fail with SQLITE_BUSY. */
+    sqlite3_busy_timeout(hold, 10000);
     cr_assert_eq(sqlite3_exec(hold, "BEGIN IMMEDIATE", NULL, NULL, NULL),
                  SQLITE_OK);
     strata_run *r = NULL;
