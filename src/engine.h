@@ -98,6 +98,10 @@ int strata__plan_load(strata__plan *out, strata *db);
  * files). Fails as strata__plan_load, and frees the plan then. */
 int strata__plan_reread_rows(strata__plan *p, strata *db);
 void strata__plan_free(strata__plan *p);
+/* The plan's source list when the plan owns it (a directory), so that what
+ * outlives the handle may point into it or take it over; NULL when it is
+ * borrowed from the handle (an embedded set) or not loaded. */
+strata__migrations *strata__plan_own_source(strata__plan *p);
 
 /*
  * A look, without the lock, at whether the database is up to date: sets

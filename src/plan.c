@@ -129,7 +129,7 @@ static int merge_rows(strata__plan *out, strata *db)
      * source the handle owns must not reach a plan the handle may not
      * outlive (strata__plan_export lends the rows as they are). */
     int rc = strata__rows_load(&out->rows, db, order, out->source.count,
-                               out->source_borrowed ? NULL : &out->source);
+                               strata__plan_own_source(out));
     if (rc != STRATA_OK)
         goto fail;
 
@@ -182,6 +182,11 @@ static int merge_rows(strata__plan *out, strata *db)
 fail:
     strata__plan_free(out);
     return rc;
+}
+
+strata__migrations *strata__plan_own_source(strata__plan *p)
+{
+    return p->source_loaded && !p->source_borrowed ? &p->source : NULL;
 }
 
 void strata__plan_free(strata__plan *p)

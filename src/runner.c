@@ -131,8 +131,7 @@ static int run_close(run *r, int rc, strata_report **out)
         /* Steps lend their strings from a source list the plan owns. */
         strata__report_finish(
             &r->rb, out, to != NULL ? to : r->rb.report->from_version,
-            r->plan_loaded && !r->plan.source_borrowed ? &r->plan.source
-                                                       : NULL);
+            r->plan_loaded ? strata__plan_own_source(&r->plan) : NULL);
         free(to);
     }
     strata__report_abandon(&r->rb);
@@ -450,8 +449,9 @@ static int apply(run *r, const strata__migration *m, strata_direction dir)
         /* From a directory the plan owns the source list, and the report
          * keeps it (run_close): lend. An embedded set's list belongs to the
          * handle, which the report may outlive: copy. */
-        int arc = (r->plan.source_borrowed ? strata__report_add
-                                           : strata__report_add_lent)(
+        int arc = (strata__plan_own_source(&r->plan) != NULL
+                       ? strata__report_add_lent
+                       : strata__report_add)(
             &r->rb, up ? STRATA_ACTION_UP : STRATA_ACTION_DOWN, m->version,
             m->name, up ? m->up_path : m->down_path, ms, "",
             up ? m->checksum : "", s.no_transaction ? "no-transaction" : "");

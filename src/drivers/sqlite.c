@@ -150,6 +150,15 @@ static int connect(strata *db, sqlite_state *st)
     return read_check(db, st, "PRAGMA schema_version");
 }
 
+/* Gives back SQLite's page cache, outside a transaction only: inside one,
+ * the pages will be wanted again before it ends. */
+static void sqlite_trim(void *vst)
+{
+    sqlite_state *st = vst;
+    if (st->conn != NULL && sqlite3_get_autocommit(st->conn))
+        sqlite3_db_release_memory(st->conn);
+}
+
 /* Connects now if the file did not exist at open time, and has the schema
  * parsed once before the first statement, so that a damaged one (or one
  * from a newer SQLite) is refused as an unusable database, not reported as
@@ -171,8 +180,8 @@ static int need_conn(strata *db, sqlite_state *st)
     st->schema_read = rc == STRATA_OK;
     /* The schema's pages, read to parse it, are not wanted again: at
      * 20,000 objects they fill the 2 MB page cache. */
-    if (rc == STRATA_OK && sqlite3_get_autocommit(st->conn))
-        sqlite3_db_release_memory(st->conn);
+    if (rc == STRATA_OK)
+        sqlite_trim(st);
     return rc;
 }
 
@@ -763,15 +772,6 @@ static const char *sqlite_current_schema(void *st)
 {
     (void)st;
     return "main";
-}
-
-/* Outside a transaction only: inside one, the pages will be wanted again
- * before it ends. */
-static void sqlite_trim(void *vst)
-{
-    sqlite_state *st = vst;
-    if (st->conn != NULL && sqlite3_get_autocommit(st->conn))
-        sqlite3_db_release_memory(st->conn);
 }
 
 static const char *const sqlite_schemes[] = {"sqlite", "sqlite3", NULL};

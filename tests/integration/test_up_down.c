@@ -37,6 +37,18 @@ static void five(void)
     }
 }
 
+/* An applied up step: its version, name, file and the file's checksum. */
+static void assert_up_step(const strata_step *s, const char *version,
+                           const char *name, const char *file, const char *sum)
+{
+    cr_assert_eq(s->action, STRATA_ACTION_UP);
+    cr_assert_str_eq(s->version, version);
+    cr_assert_str_eq(s->name, name);
+    cr_assert_str_eq(s->file, it_mig_path(&env, file));
+    cr_assert_str_eq(s->new_checksum, sum);
+    cr_assert_geq(s->duration_ms, 0);
+}
+
 static char *tracked_versions(void)
 {
     char *s = it_text(env.db, "SELECT group_concat(version, ',') FROM "
@@ -78,15 +90,8 @@ Test(up_down, up_applies_in_numeric_order_and_records_everything)
     cr_assert_str_eq(rep->from_version, "0");
     cr_assert_str_eq(rep->to_version, "11");
     cr_assert_eq(rep->dry_run, 0);
-    for (size_t i = 0; i < 4; i++) {
-        const strata_step *s = rep->steps[i];
-        cr_assert_eq(s->action, STRATA_ACTION_UP);
-        cr_assert_str_eq(s->version, versions[i]);
-        cr_assert_str_eq(s->name, names[i]);
-        cr_assert_str_eq(s->file, it_mig_path(&env, files[i]));
-        cr_assert_str_eq(s->new_checksum, sums[i]);
-        cr_assert_geq(s->duration_ms, 0);
-    }
+    for (size_t i = 0; i < 4; i++)
+        assert_up_step(rep->steps[i], versions[i], names[i], files[i], sums[i]);
     strata_report_free(rep);
 
     /* The scripts ran in numeric order: 9 before 10. */
@@ -174,10 +179,7 @@ Test(up_down, report_outlives_its_handle)
     cr_assert_eq(rep->count, 5);
     cr_assert_str_eq(rep->to_version, "5");
     const strata_step *s = rep->steps[4];
-    cr_assert_str_eq(s->version, "5");
-    cr_assert_str_eq(s->name, "t5");
-    cr_assert_str_eq(s->file, it_mig_path(&env, "5_t5.up.sql"));
-    cr_assert_str_eq(s->new_checksum, sum);
+    assert_up_step(s, "5", "t5", "5_t5.up.sql", sum);
     cr_assert_str_eq(s->old_checksum, "");
     cr_assert_str_eq(s->detail, "");
     strata_report_free(rep);
