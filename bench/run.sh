@@ -336,10 +336,17 @@ for n in $NS; do
 
     # round trips: sends on the server socket
     if strace -f -o /dev/null true 2>/dev/null; then
+        # A start that finds the digest cache stale digests the rows in a
+        # second query and stores the digest; a transaction open elsewhere
+        # can defer that store. Counted: the start every later one makes.
+        for _ in $(seq 10); do
+            read -r cc qc tc < <(traced_sends "$STRATA" -q -d "$purl" -m "$d/migrations" up)
+            [ "$qc" = 1 ] && break
+            sleep 0.5
+        done
         read -r c1 q1 t1 < <(traced_sends "$d/inproc" "$purl" 1 0)
         read -r c2 q2 t2 < <(traced_sends "$d/inproc" "$purl" 11 0)
         per=$(awk -v a="$q1" -v b="$q2" 'BEGIN { printf "%g", (b - a) / 10 }')
-        read -r cc qc tc < <(traced_sends "$STRATA" -q -d "$purl" -m "$d/migrations" up)
         read -r ce qe te < <(traced_sends "$d/noop_embedded" "$purl")
         read -r cp qp tp < <(traced_sends "$PSQL" -X -q -At -c 'select 1' "$purl")
         RT[$n]="$per|$cc+$qc+$tc|$ce+$qe+$te|$cp+$qp+$tp"

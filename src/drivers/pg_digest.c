@@ -16,41 +16,25 @@
     "checksum || ' ' || state || chr(10), '' ORDER BY version COLLATE "        \
     "\"C\"), ''), 'UTF8')), 'hex')"
 
-/* How many transactions back a horizon may lie: well within the 2^31
- * where age() compares 32-bit ids right. */
-#define MAX_AGE "1073741824"
-
-/* The cached row of module %L in cache %s.%s, written by the transaction
- * that still owns the row, if it still describes tracking table %s.%s
- * (pg_digest.h). A format() string inside an SQL literal. The look holds
- * no transaction id, so age() counts from the next one, after every id its
- * snapshot can see: a row written after the horizon is 0 <= age <
- * age(horizon); a row older than 2^31 transactions has a negative age, and
- * is older. The rows name their table (tableoid), which spares a catalog
- * lookup; an empty table has nothing to name, but then the cached digest
- * is of no rows too (a row without a table, rel NULL, is never trusted). Every
- * function here costs a catalog lookup in a new backend, hence ltrim() over a
- * regular expression for the hex check; age(horizon) is taken once, not once
- * per row (1 ms at 10,000 rows). LIMIT 1 keeps the planner's estimate, and so
- * JIT, away from a cache it has never analysed. */
-#define CACHED                                                                 \
-    "SELECT d.c FROM (SELECT j->>''digest'' AS c, (j->>''row_count'')::bigint" \
-    " AS n, (j->>''horizon'')::bigint AS h, age(((j->>''horizon'')::bigint "   \
-    "%% 4294967296)::text::xid) AS a, (j->>''rel'')::bigint AS o FROM "        \
-    "(SELECT to_jsonb(k) AS j, k.xmin AS x FROM %s.%s AS k) AS k WHERE "       \
-    "j->>''module'' = %L AND x = ((j->>''writer'')::bigint %% 4294967296)"     \
-    "::text::xid LIMIT 1) AS d WHERE octet_length(d.c) = 64 AND ltrim(d.c, "   \
-    "''0123456789abcdef'') = '''' AND txid_snapshot_xmax("                     \
-    "txid_current_snapshot()) - d.h BETWEEN 0 AND " MAX_AGE " AND (SELECT "    \
-    "count(*) = d.n AND coalesce(bool_and(r.tableoid::bigint = d.o), d.o "     \
-    "IS NOT NULL) "                                                            \
-    "AND count(*) FILTER (WHERE age(r.xmin) >= 0 AND age(r.xmin) < d.a) = 0 "  \
-    "FROM %s.%s AS r)"
+/* For each row of cache %s.%s (at most 64), the row as JSON, so that a
+ * table of that name with other columns is merely never trusted, its xmin
+ * and age(xmin); beside them, from the same snapshot, the rows of tracking
+ * table %s.%s: how many, the least of their age(xmin) that is not negative,
+ * and their least and greatest tableoid. A format() string inside an SQL
+ * literal; pg_proof.c weighs what it reads. Each function and operator
+ * costs a new backend a catalog lookup, hence no more of them than the
+ * facts need; the LIMIT keeps the planner's estimate, and so JIT, away
+ * from a cache it has never analysed. */
+#define FACTS                                                                  \
+    "SELECT k.j, k.x, age(k.x) AS a, r.n, r.m, r.lo, r.hi FROM (SELECT "       \
+    "to_jsonb(k) AS j, k.xmin AS x FROM %s.%s AS k LIMIT 64) AS k, (SELECT "   \
+    "count(*) AS n, min(age(xmin)) FILTER (WHERE age(xmin) >= 0) AS m, "       \
+    "min(tableoid) AS lo, max(tableoid) AS hi FROM %s.%s) AS r"
 
 /* Whether the cache has strata's columns: a format() string taking the
  * cache's OID, evaluated inside FRESH. Planning a scan of pg_attribute
- * costs a new backend about 0.5 ms, so a look that finds the cache valid
- * must not carry it. */
+ * costs a new backend about 0.5 ms, so only a look that will store
+ * carries it. */
 #define SHAPED "$k$" STRATA__PG_DIGEST_SHAPED("%s") "$k$"
 
 /* The cache exists and this role may read it, outside recovery (an
@@ -83,24 +67,38 @@
     "SELECT (SELECT %s FROM %s.%s WHERE module = %L) AS d, CASE WHEN %s "      \
     "THEN p.h END AS h, r.n, r.y, r.o" SNAPSHOT
 
-/* query_to_xml() yields '' for no row, hence nullif(): no cached row
- * falls through to the rows. has_table_privilege() with a list of
- * privileges asks for any of them, hence one call each. */
+/* What both statements start from: s, the quoted schema (current_schema()
+ * when none is given), t and c, the quoted tracking and cache tables, m,
+ * the module, e, DIGEST_EXPR; tr and cr, the tables, NULL where missing;
+ * u, whether the cache may be read (USABLE). */
+#define TARGET                                                                 \
+    "(SELECT *, " USABLE " AS u FROM (SELECT *, to_regclass(s || '.' || t) "   \
+    "AS tr, CASE WHEN c IS NOT NULL THEN to_regclass(s || '.' || c) END AS "   \
+    "cr FROM (SELECT coalesce(?, quote_ident(current_schema())) AS s, "        \
+    "?::text AS t, ?::text AS c, ?::text AS m, $e$" DIGEST_EXPR "$e$ AS e) "   \
+    "AS p) AS p) AS target"
+
+/* The statement that digests the module's rows, alone. */
+#define DIGEST_ONLY                                                            \
+    "format('SELECT %s AS d FROM %s.%s WHERE module = %L', e, s, t, m)"
+
+/* query_to_xml() reaches the tables only once to_regclass() has found
+ * them. Where the cache cannot be read, the rows are digested at once. */
 const char strata__pg_digest_look[] =
-    "SELECT CASE WHEN tr IS NOT NULL THEN coalesce(nullif(CASE WHEN u THEN "
-    "query_to_xml(format('" CACHED "', s, c, m, s, t), false, true, '')::text "
-    "END, ''), query_to_xml(CASE WHEN w THEN format('" FRESH "', e, s, t, m, "
-    "format(" SHAPED
-    ", cr::oid), s || '.' || t) ELSE format('SELECT %s AS d FROM %s.%s "
-    "WHERE module = %L', e, s, t, m) END, false, true, '')::text) END, "
-    "current_schema() FROM (SELECT *, u AND NOT "
+    "SELECT CASE WHEN tr IS NOT NULL THEN query_to_xml(CASE WHEN u THEN "
+    "format('" FACTS "', s, c, s, t) ELSE " DIGEST_ONLY " END, false, true, "
+    "'')::text END, current_schema(), "
+    "txid_snapshot_xmax(txid_current_snapshot()) FROM " TARGET;
+
+/* has_table_privilege() with a list of privileges asks for any of them,
+ * hence one call each. */
+const char strata__pg_digest_fresh[] =
+    "SELECT CASE WHEN tr IS NOT NULL THEN query_to_xml(CASE WHEN u AND NOT "
     "current_setting('transaction_read_only')::bool AND "
     "has_table_privilege(cr, 'INSERT') AND has_table_privilege(cr, 'UPDATE') "
-    "AS w FROM (SELECT *, " USABLE " AS u FROM (SELECT *, to_regclass(s || "
-    "'.' || t) AS tr, CASE WHEN c IS NOT NULL THEN to_regclass(s || '.' || "
-    "c) END AS cr FROM (SELECT coalesce(?, quote_ident(current_schema())) AS "
-    "s, ?::text AS t, ?::text AS c, ?::text AS m, $e$" DIGEST_EXPR "$e$ AS e) "
-    "AS p) AS p) AS q) AS target";
+    "THEN format('" FRESH "', e, s, t, m, format(" SHAPED
+    ", cr::oid), s || '.' || t) ELSE " DIGEST_ONLY " END, false, true, "
+    "'')::text END, current_schema() FROM " TARGET;
 
 /* Both stores replace the module's row, naming the tracking table's OID
  * ($2 or $5: its quoted, qualified name) and their own transaction. */

@@ -32,7 +32,8 @@
  * T and however (UPDATE, DELETE then INSERT, TRUNCATE, COPY, logical
  * replication's apply, triggers disabled), and after VACUUM FREEZE, which
  * keeps the raw xmin this reads. The check costs a scan of T (ids and a
- * count, no sorting or hashing). The cache is unlogged, so it is neither
+ * count, no sorting or hashing); the server gathers the facts and the
+ * client weighs them (pg_proof.h). The cache is unlogged, so it is neither
  * replicated (a standby computes the digest) nor kept by crash recovery
  * (which empties it).
  */
@@ -54,26 +55,36 @@
  * would be longer than PostgreSQL's 63 bytes: the table then has no cache. */
 int strata__pg_digest_name(const char *table, char out[64]);
 
-/* The look: one statement, `?` parameters in order: the quoted schema
- * (NULL for current_schema()), the quoted tracking table, the quoted cache
- * table (NULL for none), the module. It yields one row:
+/* The look and, where its facts do not prove the cached digest, the
+ * fresh look: one statement each, `?` parameters in order: the quoted
+ * schema (NULL for current_schema()), the quoted tracking table, the
+ * quoted cache table (NULL for none), the module. Both reach the tables
+ * only through query_to_xml(), once to_regclass() has found them, so a
+ * database not yet migrated answers without an error in the server's log;
+ * and they read the cache's columns through to_jsonb(), so a table of that
+ * name with other columns is merely never trusted.
+ *
+ * The look yields one row:
+ *   1. NULL when the tracking table does not exist; else, where this role
+ *      may read the cache outside recovery (an unlogged table cannot be
+ *      read on a standby), query_to_xml() text holding the facts that
+ *      strata__pg_proof() weighs (pg_proof.h), which may be no row at all;
+ *      else <d>64 hex digits</d>, the digest computed from the rows;
+ *   2. current_schema();
+ *   3. the snapshot's xmax, a 64-bit txid.
+ * The fresh look yields one row:
  *   1. NULL when the tracking table does not exist, else query_to_xml()
- *      text holding <c>64 hex digits</c>, the cached digest, where a cached
- *      row passes the check above, else <d>64 hex digits</d>, the digest
- *      computed from the rows, followed, where this session may store the
- *      digest (the cache table exists, this role may read and write it,
- *      and the session is neither read-only nor on a standby), by what the
- *      cache would store, from the same snapshot: <h> the horizon (only
- *      where the cache has strata's columns), <n> the number of rows in the
- *      tracking table, <y> how many of them were written after the
- *      horizon and <o> the table they were read from (store only when all
- *      four came and <y> is 0);
- *   2. current_schema().
- * It reaches the tables only through query_to_xml(), once to_regclass()
- * has found them, so a database not yet migrated answers without an error
- * in the server's log; and it reads the cache's columns through to_jsonb(),
- * so a table of that name with other columns is merely never trusted. */
+ *      text holding <d>64 hex digits</d>, the digest computed from the
+ *      rows, followed, where this session may store the digest (the cache
+ *      table exists, this role may read and write it, and the session is
+ *      neither read-only nor on a standby), by what the cache would store,
+ *      from the same snapshot: <h> the horizon (only where the cache has
+ *      strata's columns), <n> the number of rows in the tracking table, <y>
+ *      how many of them were written after the horizon and <o> the table
+ *      they were read from (store only when all four came and <y> is 0);
+ *   2. current_schema(). */
 extern const char strata__pg_digest_look[];
+extern const char strata__pg_digest_fresh[];
 
 /* The statements below take quoted, schema-qualified names: the tracking
  * table `table` and its cache table `cache`. Each returns a malloc'ed

@@ -12,12 +12,13 @@
  * migration costs one round trip. A no-op `up` takes no lock and costs
  * one, as `psql -c 'select 1'` does: the digest of the tracking rows
  * (pg_state_digest), one value whatever their number, read from the digest
- * cache while it provably holds (pg_digest.h). A run with work adds the
- * lock (learn(): the schema, whether the tracking tables exist, and
+ * cache while it provably holds (pg_digest.h); a start that finds the cache
+ * stale digests the rows in a second. A run with work adds the lock
+ * (learn(): the schema, whether the tracking tables exist, and
  * pg_try_advisory_lock), the rows read under it, the digest stored for the
- * next start (store_digest), and the unlock. A
- * long script is flushed in chunks so that neither side's socket buffer can
- * fill and stall the other.
+ * next start (store_digest), and the unlock. A long script is flushed in
+ * chunks so that neither side's socket buffer can fill and stall the
+ * other.
  *
  * The migration lock is a session advisory lock on a key derived from
  * (schema, tracking table, module); see lock_key(). It is taken with
@@ -30,6 +31,7 @@
  */
 #include "driver.h"
 #include "pg_digest.h"
+#include "pg_proof.h"
 #include "pgsql.h"
 
 #define STRATA__LIBPQ_CALLS
@@ -57,7 +59,7 @@ typedef struct queued {
 } queued;
 
 /* What a look that digested the rows found the cache would store (see
- * strata__pg_digest_look), for pg_state_matched(). */
+ * strata__pg_digest_fresh), for pg_state_matched(). */
 typedef struct refill {
     int ready;        /* all of it is here, and storing it is allowed */
     char horizon[24]; /* <h> */
@@ -1086,9 +1088,11 @@ static int pg_exec_script(strata *db, void *vst, const strata__script *sc)
 typedef struct digest_answer {
     char *out;
     int bad;
-    int cached;    /* the digest came from the cache */
-    refill values; /* when it did not: what the cache would store */
+    int nomem;
+    refill values; /* what the cache would store */
     char *schema;  /* current_schema(), malloc'ed */
+    char *facts;   /* the look's first column, malloc'ed; NULL: no table */
+    char *xmax;    /* the look's snapshot xmax, malloc'ed */
 } digest_answer;
 
 /* Copies the digits between <tag> and </tag> in xml into out (size n);
@@ -1111,33 +1115,51 @@ static int xml_digits(const char *xml, const char *tag, const char *digits,
     return 1;
 }
 
-static int digest_cb(void *payload, int ncols, const char *const *v)
+/* The digest in <d>64 hex digits</d>, into out; 0 when not there. */
+static int xml_digest(const char *xml, char out[65])
+{
+    return xml_digits(xml, "d", "0123456789abcdef", out, 65) &&
+           strlen(out) == 64;
+}
+
+/* The look's row (strata__pg_digest_look), kept for pg_state_digest(). */
+static int look_cb(void *payload, int ncols, const char *const *v)
+{
+    digest_answer *a = payload;
+    if (ncols != 3) {
+        a->bad = 1;
+        return 1;
+    }
+    a->schema = v[1] != NULL ? strata__strdup(v[1]) : NULL;
+    a->facts = v[0] != NULL ? strata__strdup(v[0]) : NULL;
+    a->xmax = v[2] != NULL ? strata__strdup(v[2]) : NULL;
+    a->nomem =
+        (v[0] != NULL && a->facts == NULL) || (v[2] != NULL && a->xmax == NULL);
+    return 1;
+}
+
+/* The fresh look's row (strata__pg_digest_fresh): <d>64 hex digits</d>
+ * and, where this session may store, <h>, <n>, <y>, <o>. */
+static int fresh_cb(void *payload, int ncols, const char *const *v)
 {
     digest_answer *a = payload;
     if (ncols != 2) {
         a->bad = 1;
         return 1;
     }
+    free(a->schema);
     a->schema = v[1] != NULL ? strata__strdup(v[1]) : NULL;
     if (v[0] == NULL)
         return 1; /* no table: the digest of no rows stands */
-    /* <row ...>\n  <c>64 hex digits</c>\n</row>, or <d>...</d> and, where
-     * this session may store, <h>, <n>, <y> */
-    static const char hex[] = "0123456789abcdef", dec[] = "0123456789";
+    static const char dec[] = "0123456789";
     char digest[65], young[24];
-    a->cached = xml_digits(v[0], "c", hex, digest, sizeof digest);
-    if (!a->cached && !xml_digits(v[0], "d", hex, digest, sizeof digest)) {
-        a->bad = 1;
-        return 1;
-    }
-    if (strlen(digest) != 64) {
+    if (!xml_digest(v[0], digest)) {
         a->bad = 1;
         return 1;
     }
     memcpy(a->out, digest, sizeof digest);
     refill *r = &a->values;
-    r->ready = !a->cached &&
-               xml_digits(v[0], "h", dec, r->horizon, sizeof r->horizon) &&
+    r->ready = xml_digits(v[0], "h", dec, r->horizon, sizeof r->horizon) &&
                xml_digits(v[0], "n", dec, r->rows, sizeof r->rows) &&
                xml_digits(v[0], "y", dec, young, sizeof young) &&
                xml_digits(v[0], "o", dec, r->rel, sizeof r->rel) &&
@@ -1146,10 +1168,12 @@ static int digest_cb(void *payload, int ncols, const char *const *v)
     return 1;
 }
 
-/* One statement, so one round trip: the cached digest where the cache
- * proves it still holds (pg_digest.h), else the digest computed from the
- * rows, where learn() finds them. What the cache would store is kept for
- * pg_state_matched(). */
+/* Where the look found no tracking table, the digest of no rows stands;
+ * where it could not read the cache, it digested the rows; else its facts
+ * are weighed (pg_proof.h), which costs no round trip, and only where they
+ * do not prove the cached digest does a second statement digest the rows
+ * and work out what the cache would store, for pg_state_matched(). So a
+ * start against an unchanged database costs one round trip. */
 static int pg_state_digest(strata *db, void *vst, char out[65])
 {
     pg_state *st = vst;
@@ -1163,8 +1187,20 @@ static int pg_state_digest(strata *db, void *vst, char out[65])
     strata__state_hash_end(&h, out);
     digest_answer a = {.out = out};
     st->refill.ready = 0;
-    rc = run_now(db, st, strata__pg_digest_look, 4, params, digest_cb, &a);
+    rc = run_now(db, st, strata__pg_digest_look, 4, params, look_cb, &a);
+    if (rc == STRATA_OK && a.nomem)
+        rc = strata__err_nomem(&db->err);
+    if (rc == STRATA_OK && !a.bad && a.facts != NULL) {
+        char digest[65];
+        if (xml_digest(a.facts, digest))
+            memcpy(out, digest, sizeof digest);
+        else if (!strata__pg_proof(a.facts, db->module, a.xmax, out))
+            rc = run_now(db, st, strata__pg_digest_fresh, 4, params, fresh_cb,
+                         &a);
+    }
     tracking_names_free(&n);
+    free(a.facts);
+    free(a.xmax);
     if (rc == STRATA_OK && a.bad)
         rc = strata__err_set(&db->err, STRATA_EFAILED, STRATA_REASON_NONE,
                              "the digest of the tracking table %s came "

@@ -17,18 +17,7 @@ M=$TMP/m
 put "$M/001_a.up.sql" 'CREATE TABLE a(id int);\n'
 put "$M/002_b.up.sql" 'CREATE TABLE b(id int);\n'
 put "$M/003_c.up.sql" 'CREATE TABLE c(id int);\n'
-# settle: waits (up to 10 s) until no other session in the cluster holds a
-# transaction id or snapshot, bar those this script keeps open on purpose
-# (digest_holder), so that an autovacuum or another test does not defer a
-# store asserted below.
-settle() {
-    local _
-    for _ in $(seq 100); do
-        [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL) AND application_name <> 'digest_holder'")" = 0 ] && return
-        sleep 0.1
-    done
-}
-st() { settle; "$STRATA" -d "$DBURL" -m "$M" "$@"; }
+st() { settle digest_holder; "$STRATA" -d "$DBURL" -m "$M" "$@"; }
 # cached [TABLE]: module=digest/row_count of each cached row
 cached() {
     q "SELECT coalesce(string_agg(module || '=' || digest || '/' || row_count, ' ' ORDER BY module), '') FROM ${1:-strata_migrations}_digest"

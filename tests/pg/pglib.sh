@@ -40,6 +40,18 @@ q() {
     "$PSQL" -X -q -At -v ON_ERROR_STOP=1 "$DBURL" -c "$1"
 }
 
+# settle [APPLICATION]: waits (up to 10 s) until no other session in the
+# cluster holds a transaction id or snapshot, bar those of APPLICATION (kept
+# open on purpose), so that an autovacuum or another test does not defer a
+# digest store (pg_digest.h) that a test counts on.
+settle() {
+    local _
+    for _ in $(seq 100); do
+        [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL) AND application_name <> '${1:-}'")" = 0 ] && return
+        sleep 0.1
+    done
+}
+
 # pg_snapshot: the schema and every row of strata's tables, for "nothing
 # changed" checks.
 pg_snapshot() {
