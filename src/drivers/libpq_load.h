@@ -1,12 +1,6 @@
 /*
- * libpq_load.h - libpq, loaded when the first PostgreSQL handle opens.
- *
- * libpq pulls in some twenty libraries (TLS, Kerberos, LDAP, ...) whose
- * loading costs a few milliseconds and megabytes at every start; a program
- * that only ever talks to SQLite should not pay that. So libstrata does not
- * link libpq: the PostgreSQL driver loads it with dlopen() on first use and
- * calls it through the table below, whose member types come from
- * libpq-fe.h itself, so they cannot drift from the real prototypes.
+ * libpq_load.h - libpq, loaded when the first PostgreSQL handle opens
+ * (lib_load.h says why).
  *
  * postgres.c includes this after libpq-fe.h and defines
  * STRATA__LIBPQ_CALLS, which turns each PQxxx(...) call into a call through

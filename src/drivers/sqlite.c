@@ -16,10 +16,12 @@
  */
 #include "driver.h"
 
+#define STRATA__SQLITE_CALLS
+#include "sqlite_load.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -189,6 +191,8 @@ static int sqlite_open(strata *db, void *vst, const strata__url *url)
 {
     sqlite_state *st = vst;
     st->lock_fd = -1;
+    if (strata__sqlite_load(&db->err) == NULL)
+        return STRATA_ECONNECT;
     const char *path = url_path(url->rest);
     if (strncasecmp(db->table, "sqlite_", 7) == 0) {
         strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_BAD_OPTION,
