@@ -197,9 +197,21 @@ void cli_on_event(const strata_event *ev, void *payload);
 /* Copies `url` into buf with a password masked: "user:***@". */
 void cli_mask_url(char *buf, size_t cap, const char *url);
 
+/* Bytes of scratch a table row may write its cells' text into. */
+#define CLI_TABLE_SCRATCH 64
+
+/* Writes the text of row r (row 0 the header) into cells[0..cols); a cell
+ * may point into scratch (CLI_TABLE_SCRATCH bytes), which is the row's
+ * until the next call. */
+typedef void (*cli_table_row)(const void *payload, size_t r, const char **cells,
+                              char *scratch);
+
 /* A table on stdout: columns padded to their widest cell (by UTF-8 code
- * points), the last column unpadded. cells is rows*cols, row 0 the header. */
-void cli_print_table(const char *const *cells, size_t rows, size_t cols);
+ * points), the last column unpadded; at most 16 columns. rows counts the
+ * header. Each row is asked for twice, to measure it and to print it, so
+ * that a table of 10,000 rows holds none of them. */
+void cli_print_table(size_t rows, size_t cols, cli_table_row row,
+                     const void *payload);
 
 /* Formats milliseconds as "12 ms" / "1.5 s", or "-" when negative. */
 void cli_format_ms(char *buf, size_t cap, long long ms);

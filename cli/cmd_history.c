@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 const char cmd_history_usage[] =
     "usage: strata history [--limit N]\n"
@@ -56,40 +57,33 @@ static json_t *entry_json(const strata_history_entry *e)
     return o;
 }
 
+/* cli_table_row for the history: one entry a row. */
+static void history_row(const void *payload, size_t r, const char **cells,
+                        char *scratch)
+{
+    static const char *const head[] = {"ID",   "AT",   "ACTION", "VERSION",
+                                       "NAME", "TIME", "BY"};
+    const strata_history_list *h = payload;
+    if (r == 0) {
+        memcpy(cells, head, sizeof head);
+        return;
+    }
+    const strata_history_entry *e = h->entries[r - 1];
+    char *id = scratch, *ms = scratch + CLI_TABLE_SCRATCH / 2;
+    snprintf(id, CLI_TABLE_SCRATCH / 2, "%lld", (long long)e->id);
+    cli_format_ms(ms, CLI_TABLE_SCRATCH / 2, e->execution_ms);
+    cells[0] = id;
+    cells[1] = *e->at ? e->at : "-";
+    cells[2] = strata_action_name(e->action);
+    cells[3] = *e->version ? e->version : "-";
+    cells[4] = *e->name ? e->name : "-";
+    cells[5] = ms;
+    cells[6] = *e->applied_by ? e->applied_by : "-";
+}
+
 static void print_text(const strata_history_list *h)
 {
-    enum { COLS = 7 };
-    size_t rows = h->count + 1;
-    const char **cells = calloc(rows * COLS, sizeof *cells);
-    char(*nums)[2][32] = calloc(rows, sizeof *nums);
-    if (cells == NULL || nums == NULL) {
-        for (size_t i = 0; i < h->count; i++)
-            printf("%s %s %s\n", h->entries[i]->at,
-                   strata_action_name(h->entries[i]->action),
-                   h->entries[i]->version);
-        goto out;
-    }
-    static const char *const head[COLS] = {"ID",   "AT",   "ACTION", "VERSION",
-                                           "NAME", "TIME", "BY"};
-    for (size_t c = 0; c < COLS; c++)
-        cells[c] = head[c];
-    for (size_t i = 0; i < h->count; i++) {
-        const strata_history_entry *e = h->entries[i];
-        const char **row = cells + (i + 1) * COLS;
-        snprintf(nums[i][0], sizeof nums[i][0], "%lld", (long long)e->id);
-        cli_format_ms(nums[i][1], sizeof nums[i][1], e->execution_ms);
-        row[0] = nums[i][0];
-        row[1] = *e->at ? e->at : "-";
-        row[2] = strata_action_name(e->action);
-        row[3] = *e->version ? e->version : "-";
-        row[4] = *e->name ? e->name : "-";
-        row[5] = nums[i][1];
-        row[6] = *e->applied_by ? e->applied_by : "-";
-    }
-    cli_print_table(cells, rows, COLS);
-out:
-    free(cells);
-    free(nums);
+    cli_print_table(h->count + 1, 7, history_row, h);
 }
 
 int cmd_history(cli_ctx *ctx, int argc, char **argv)

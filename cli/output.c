@@ -273,23 +273,29 @@ static size_t width(const char *s)
     return w;
 }
 
-void cli_print_table(const char *const *cells, size_t rows, size_t cols)
+void cli_print_table(size_t rows, size_t cols, cli_table_row row,
+                     const void *payload)
 {
-    size_t w[16] = {0};
-    if (cols > sizeof w / sizeof w[0])
-        cols = sizeof w / sizeof w[0];
-    for (size_t r = 0; r < rows; r++)
+    enum { MAX_COLS = 16 };
+    size_t w[MAX_COLS] = {0};
+    const char *cells[MAX_COLS];
+    char scratch[CLI_TABLE_SCRATCH];
+    if (cols > MAX_COLS)
+        cols = MAX_COLS;
+    for (size_t r = 0; r < rows; r++) {
+        row(payload, r, cells, scratch);
         for (size_t c = 0; c < cols; c++) {
-            size_t n = width(cells[r * cols + c]);
+            size_t n = width(cells[c]);
             if (n > w[c])
                 w[c] = n;
         }
+    }
     for (size_t r = 0; r < rows; r++) {
+        row(payload, r, cells, scratch);
         for (size_t c = 0; c < cols; c++) {
-            const char *cell = cells[r * cols + c];
-            fputs(cell, stdout);
+            fputs(cells[c], stdout);
             if (c + 1 < cols)
-                printf("%*s", (int)(w[c] - width(cell) + 2), "");
+                printf("%*s", (int)(w[c] - width(cells[c]) + 2), "");
         }
         fputc('\n', stdout);
     }
@@ -399,6 +405,26 @@ void cli_print_report(cli_ctx *ctx, const strata_report *report, int rc,
 /* ------------------------------------------------------------------------ */
 /* Plans                                                                     */
 
+/* cli_table_row for a plan: one migration a row. */
+static void plan_row(const void *payload, size_t r, const char **cells,
+                     char *scratch)
+{
+    static const char *const head[] = {"VERSION", "NAME", "STATE", "APPLIED AT",
+                                       "TIME"};
+    const strata_plan *plan = payload;
+    if (r == 0) {
+        memcpy(cells, head, sizeof head);
+        return;
+    }
+    const strata_migration *m = plan->migrations[r - 1];
+    cli_format_ms(scratch, CLI_TABLE_SCRATCH, m->execution_ms);
+    cells[0] = m->version;
+    cells[1] = *m->name ? m->name : "-";
+    cells[2] = strata_state_name(m->state);
+    cells[3] = *m->applied_at ? m->applied_at : "-";
+    cells[4] = scratch;
+}
+
 static json_t *migration_json(const strata_migration *m)
 {
     json_t *o = json_object();
@@ -442,34 +468,7 @@ void cli_print_plan(cli_ctx *ctx, const strata_plan *plan)
         return;
     }
 
-    enum { COLS = 5 };
-    size_t rows = plan->count + 1;
-    const char **cells = calloc(rows * COLS, sizeof *cells);
-    char(*times)[32] = calloc(rows, sizeof *times);
-    if (cells == NULL || times == NULL) {
-        /* Degrade to one line per migration rather than fail. */
-        for (size_t i = 0; i < plan->count; i++)
-            printf("%s %s %s\n", plan->migrations[i]->version,
-                   plan->migrations[i]->name,
-                   strata_state_name(plan->migrations[i]->state));
-    } else {
-        static const char *const head[COLS] = {"VERSION", "NAME", "STATE",
-                                               "APPLIED AT", "TIME"};
-        memcpy(cells, head, sizeof head);
-        for (size_t i = 0; i < plan->count; i++) {
-            const strata_migration *m = plan->migrations[i];
-            const char **row = cells + (i + 1) * COLS;
-            cli_format_ms(times[i], sizeof times[i], m->execution_ms);
-            row[0] = m->version;
-            row[1] = *m->name ? m->name : "-";
-            row[2] = strata_state_name(m->state);
-            row[3] = *m->applied_at ? m->applied_at : "-";
-            row[4] = times[i];
-        }
-        cli_print_table(cells, rows, COLS);
-    }
-    free(cells);
-    free(times);
+    cli_print_table(plan->count + 1, 5, plan_row, plan);
     printf("current: %s\n", plan->current);
 }
 
