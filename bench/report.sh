@@ -41,7 +41,7 @@ label() { case $1 in sqlite) echo SQLite ;; pg) echo PostgreSQL ;; esac; }
         "\`CREATE INDEX\` on the text column and 10 single-row \`INSERT\`s (12 statements)," \
         "plus a down script."
     echo "- Times are medians of wall time, in milliseconds; runs per figure in results.tsv." \
-        "No-op and status: ${NOOP_RUNS:-?} runs each, interleaved. Fresh apply: strata and the" \
+        "No-op and status: ${NOOP_RUNS:-?} runs each, interleaved in a random order per round. Fresh apply: strata and the" \
         "raw client alternate (on SQLite, with the raw client writing strata's rows as a third), each on a database recreated outside the timing."
     echo "- Lower bound (\"raw\"): apply = the same statements, one \`BEGIN; ... COMMIT;\` per" \
         "migration, fed to \`psql -f\` (the real binary, not Debian's Perl wrapper) or" \
