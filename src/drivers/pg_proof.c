@@ -32,7 +32,7 @@ static const char *element(const char *row, const char *end, const char *tag,
 {
     char open[8], close[8];
     size_t n = strlen(tag);
-    if (n + 3 > sizeof open)
+    if (n + 4 > sizeof close)
         return NULL;
     open[0] = '<';
     memcpy(open + 1, tag, n);
@@ -174,8 +174,9 @@ static int proves(const facts *f, const char *module, long long xmax,
         !member_int(row, "row_count", &count) ||
         !member_int(row, "rel", &rel) || !member_int(row, "writer", &writer))
         return 0;
-    /* the row is still the one its writer wrote */
-    if (writer < 0 || (writer & INT64_C(0xffffffff)) != f->xmin)
+    /* the row is still the one its writer wrote; a normal id, since the
+     * base of every age() below is worked out from it */
+    if (writer < 0 || (writer & INT64_C(0xffffffff)) != f->xmin || f->xmin < 3)
         return 0;
     /* the horizon is recent enough for 32-bit ages to compare right */
     if (horizon < 0 || horizon > xmax || xmax - horizon > MAX_AGE)

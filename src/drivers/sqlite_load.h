@@ -4,9 +4,10 @@
  *
  * sqlite.c includes this after sqlite3.h and defines STRATA__SQLITE_CALLS,
  * which turns each sqlite3_xxx(...) call into a call through the table; no
- * other file should. A program that uses SQLite itself links the same
- * libsqlite3.so.0, which dlopen() then returns: one copy in the process,
- * so its VFS registrations and POSIX locks are strata's too.
+ * other file should. A program that links SQLite itself (the system's,
+ * SQLCipher, or one compiled in and exported) is called through that copy
+ * (lib_load.h): one copy in the process, so its VFS registrations and
+ * POSIX locks are strata's too.
  */
 #ifndef STRATA_SQLITE_LOAD_H
 #define STRATA_SQLITE_LOAD_H

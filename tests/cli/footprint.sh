@@ -52,6 +52,16 @@ if ${STRATA_CC:-cc} -shared -fPIC -o old/libsqlite3.so.0 old/s.c 2>/dev/null &&
     assert_eq "libpq too old: exit 5" "5" "$RC"
     assert_error "libpq too old" "needs libpq 14 or later"
     assert_contains "libpq too old: the package" "$ERR" "libpq5"
+    # A program that carries SQLite itself is called through its copy, not
+    # a second one loaded beside it: here a copy that is too old.
+    printf 'int sqlite3_bind_null(void) { return 1; }\n' >old/own.c
+    ${STRATA_CC:-cc} -shared -fPIC -o old/libown.so old/own.c
+    capture env LD_PRELOAD="$TMP/old/libown.so" \
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+        "$STRATA" -d sqlite:f.db -m m status
+    assert_eq "the program's own SQLite, too old: exit 5" "5" "$RC"
+    assert_contains "the program's own SQLite is the one called" "$ERR" \
+        "the program's own copy of libsqlite3.so.0 has no sqlite3_bind_text"
 else
     echo "no C compiler for the stand-in libraries: skipped those checks"
 fi

@@ -235,6 +235,19 @@ assert_exit 0 st up
 assert_eq "default: up to date" "already up to date" "$OUT"
 assert_eq "both modules cached" \
     "default=$(rows_digest)/$(rows) other=$(rows_digest other)/$(rows)" "$(cached)"
+# The look reads the cache's rows and picks the module's in C: a module
+# whose row lies after seventy others' is found and trusted, and a start
+# that trusts it writes nothing.
+q "TRUNCATE strata_migrations_digest;
+   INSERT INTO strata_migrations_digest SELECT 'fake' || i, 1, 0, repeat('0', 64), 0, 0 FROM generate_series(1, 70) AS i" >/dev/null
+assert_exit 0 st up
+assert_contains "seventy rows first: default's row stored after them" "$(cached)" \
+    "default=$(rows_digest)/$(rows)"
+s=$(stamp)
+assert_exit 0 st up
+assert_eq "seventy rows first: up to date" "already up to date" "$OUT"
+assert_eq "seventy rows first: the cached row is trusted, nothing written" "$s" "$(stamp)"
+q "DELETE FROM strata_migrations_digest WHERE module LIKE 'fake%'" >/dev/null
 
 # ============================================================ lock held
 # A session that holds the cache against writers: the run applies its

@@ -47,7 +47,7 @@ q() {
 settle() {
     local _
     for _ in $(seq 100); do
-        [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL) AND application_name <> '${1:-}'")" = 0 ] && return
+        [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL) ${1:+AND application_name <> '$1'}")" = 0 ] && return
         sleep 0.1
     done
 }

@@ -4,9 +4,9 @@
 # pg_stat_statements on the server. The driver's promise: a no-op `up` is
 # one round trip after connecting, as for `psql -c 'select 1'` (one query
 # that yields the digest of the tracking rows; no lock), whatever the number
-# of applied migrations, plus one on the start that refills the digest
-# cache; and a transactional migration is one round trip however many
-# statements it has.
+# of applied migrations, once the digest cache holds (a start that finds it
+# stale sends a second query and stores the digest); and a transactional
+# migration is one round trip however many statements it has.
 . "$(dirname "$0")/pglib.sh"
 
 command -v strace >/dev/null 2>&1 || skip "strace is not installed"

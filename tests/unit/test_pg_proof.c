@@ -108,6 +108,12 @@ Test(pg_proof, writer_owns_the_row)
     cr_assert(proves(&r, "4294969049")); /* 2^32 + 1753 */
     r.writer = -1728;
     cr_assert_not(proves(&r, "4294969049"));
+    /* an xmin that is not a normal id (age() calls it infinitely old) gives
+     * no base to count ages from */
+    r = valid();
+    r.writer = r.xmin = 2;
+    r.age = 1751;
+    cr_assert_not(proves(&r, "1753"));
 }
 
 Test(pg_proof, horizon_age)
@@ -227,9 +233,12 @@ Test(pg_proof, text_not_as_the_look_writes_it)
         "\"module\": \"default\", \"writer\": 1728, \"horizon\": 1727, "
         "\"row_count\": 1000}</j><x>1728</x><a>25</a><n>1000</n><m>26</m>"
         "<lo>16387</lo><hi>16387</hi></row>",
-        /* an escape query_to_xml() does not write */
-        "<row><j>{&#34;rel&#34;: 16387}</j><x>1728</x><a>25</a><n>1000</n>"
-        "</row>",
+        /* an escape query_to_xml() does not write, in a row otherwise
+         * good */
+        "<row><j>{\"rel\": 16387, \"digest\": \"" DIGEST "\", "
+        "\"module\": \"def&#34;ault\", \"writer\": 1728, \"horizon\": 1727, "
+        "\"row_count\": 1000}</j><x>1728</x><a>25</a><n>1000</n><m>26</m>"
+        "<lo>16387</lo><hi>16387</hi></row>",
         /* numbers out of range or not numbers */
         "<row><j>{\"rel\": 16387, \"digest\": \"" DIGEST "\", "
         "\"module\": \"default\", \"writer\": 1728, \"horizon\": 1727, "
