@@ -52,17 +52,17 @@ typedef struct strata__libpq {
 } strata__libpq;
 
 /*
- * The table, after loading libpq.so.5 once per process (thread-safe). When
- * the library is missing or too old (pipelining needs libpq 14), returns
- * NULL with STRATA_ECONNECT in `err`, dlopen's own words as the database
- * message and a hint naming the package. The table lives until the process
- * ends: libpq is never unloaded.
+ * The table, after loading libpq.so.5 once per process (thread-safe,
+ * lib_load.h). When the library is missing or too old (pipelining needs libpq
+ * 14), returns NULL with STRATA_ECONNECT in `err`, dlopen's own words as the
+ * database message and a hint naming the package. The table lives until the
+ * process ends: libpq is never unloaded.
  */
 const strata__libpq *strata__libpq_load(strata__err *err);
 
 #ifdef STRATA__LIBPQ_CALLS
-/* Filled once by strata__libpq_load, which pg_open calls before any other
- * call; pthread_once orders the filling before every later read. */
+/* Filled once by strata__libpq_load; the load returns only after the filling,
+ * under a mutex every later load takes, so each caller sees it done. */
 extern strata__libpq strata__libpq_api;
 #define STRATA__LIBPQ_CALL(f) (strata__libpq_api.f)
 #define PQclear STRATA__LIBPQ_CALL(PQclear)

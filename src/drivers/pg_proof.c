@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* How many transactions back a horizon may lie: well within the 2^31
- * where age() compares 32-bit ids right (as pg_digest.c's MAX_AGE). */
+ * where age() compares 32-bit ids right (pg_digest.h). */
 #define MAX_AGE (INT64_C(1) << 30)
 
 /* The longest cache row, as JSON, worth reading: strata's are ~200 bytes. */
@@ -26,9 +26,8 @@ typedef struct facts {
     long long low, high; /* their least and greatest tableoid */
 } facts;
 
-/* The text between <tag> and </tag> in [row, end), or NULL. */
-static const char *element(const char *row, const char *end, const char *tag,
-                           size_t *len)
+const char *strata__pg_xml_element(const char *row, const char *end,
+                                   const char *tag, size_t *len)
 {
     char open[8], close[8];
     size_t n = strlen(tag);
@@ -85,7 +84,7 @@ static int element_number(const char *row, const char *end, const char *tag,
                           long long lo, long long hi, long long *out)
 {
     size_t len;
-    const char *v = element(row, end, tag, &len);
+    const char *v = strata__pg_xml_element(row, end, tag, &len);
     if (v == NULL)
         return 0;
     return number(v, len, lo, hi, out) ? 1 : -1;
@@ -101,7 +100,7 @@ static json_t *row_json(const char *row, const char *end)
         char c;
     } entities[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}};
     size_t len, n = 0;
-    const char *v = element(row, end, "j", &len);
+    const char *v = strata__pg_xml_element(row, end, "j", &len);
     char buf[MAX_JSON];
     if (v == NULL || len >= sizeof buf)
         return NULL;

@@ -12,6 +12,8 @@
 #ifndef STRATA_DRIVERS_PG_PROOF_H
 #define STRATA_DRIVERS_PG_PROOF_H
 
+#include <stddef.h>
+
 /* Decides whether a cache row proves module's digest.
  *
  * `facts` is query_to_xml() text (tableforest, NULLs left out): one <row>
@@ -39,5 +41,11 @@
  * fails otherwise; allocates nothing that outlives the call. */
 int strata__pg_proof(const char *facts, const char *module, const char *xmax,
                      char out[65]);
+
+/* The text between <tag> and </tag> in [row, end) (tag at most 4 bytes),
+ * its length in *len; NULL when there is no such element. The text is
+ * query_to_xml()'s, escapes and all. */
+const char *strata__pg_xml_element(const char *row, const char *end,
+                                   const char *tag, size_t *len);
 
 #endif

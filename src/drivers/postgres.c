@@ -1100,15 +1100,9 @@ typedef struct digest_answer {
 static int xml_digits(const char *xml, const char *tag, const char *digits,
                       char *out, size_t n)
 {
-    char open[8], close[8];
-    snprintf(open, sizeof open, "<%s>", tag);
-    snprintf(close, sizeof close, "</%s>", tag);
-    const char *v = strstr(xml, open);
-    if (v == NULL)
-        return 0;
-    v += strlen(open);
-    size_t len = strspn(v, digits);
-    if (len == 0 || len >= n || strncmp(v + len, close, strlen(close)) != 0)
+    size_t len;
+    const char *v = strata__pg_xml_element(xml, xml + strlen(xml), tag, &len);
+    if (v == NULL || len == 0 || len >= n || strspn(v, digits) < len)
         return 0;
     memcpy(out, v, len);
     out[len] = '\0';

@@ -46,17 +46,17 @@ typedef struct strata__sqlite {
 } strata__sqlite;
 
 /*
- * The table, after loading libsqlite3.so.0 once per process (thread-safe).
- * When the library is missing or too old (sqlite3_error_offset() needs
- * 3.38), returns NULL with STRATA_ECONNECT in `err`, dlopen's own words as
- * the database message and a hint naming the package. The table lives
- * until the process ends: the library is never unloaded.
+ * The table, after loading libsqlite3.so.0 once per process (thread-safe,
+ * lib_load.h). When the library is missing or too old (sqlite3_error_offset()
+ * needs 3.38), returns NULL with STRATA_ECONNECT in `err`, dlopen's own words
+ * as the database message and a hint naming the package. The table lives until
+ * the process ends: the library is never unloaded.
  */
 const strata__sqlite *strata__sqlite_load(strata__err *err);
 
 #ifdef STRATA__SQLITE_CALLS
-/* Filled once by strata__sqlite_load, which sqlite_open calls before any
- * other call; pthread_once orders the filling before every later read. */
+/* Filled once by strata__sqlite_load; the load returns only after the filling,
+ * under a mutex every later load takes, so each caller sees it done. */
 extern strata__sqlite strata__sqlite_api;
 #define STRATA__SQLITE_CALL(f) (strata__sqlite_api.f)
 #define sqlite3_bind_null STRATA__SQLITE_CALL(sqlite3_bind_null)
