@@ -23,8 +23,9 @@ typedef struct outcome {
     int line;
 } outcome;
 
-static outcome load(const strata__migration *m, strata_direction dir,
-                    const char *data, size_t size, int qualify)
+static outcome load(const strata__migration *m, const strata_embedded *set,
+                    strata_direction dir, const char *data, size_t size,
+                    int qualify)
 {
     static const char *const up_path = "fuzz/0001_x.sql";
     strata__template_ctx t = {"we\"ird", qualify};
@@ -32,7 +33,7 @@ static outcome load(const strata__migration *m, strata_direction dir,
     strata__err err;
     strata__err_clear(&err);
 
-    int rc = strata__script_load(&s, m, dir, &t, &err);
+    int rc = strata__script_load(&s, m, dir, set, &t, &err);
     outcome o = {rc, err.pub.reason, err.pub.line};
     size_t lines = fuzz_count_nl(data, size) + 1;
     if (rc != STRATA_OK) {
@@ -73,7 +74,12 @@ static outcome load(const strata__migration *m, strata_direction dir,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *text = fuzz_dup(data, size);
-    strata_embedded_file file = {"0001_x.sql", text, size, NULL};
+    /* The same bytes as the up file alone, and as an up and a down file. */
+    strata_embedded_file files[] = {{"0001_x.down.sql", text, size, NULL},
+                                    {"0001_x.sql", text, size, NULL}};
+    strata_embedded one = {
+        STRATA_EMBED_VERSION, "fuzz", 1, files + 1, NULL, NULL};
+    strata_embedded two = {STRATA_EMBED_VERSION, "fuzz", 2, files, NULL, NULL};
     int qualify = (int)(size & 1);
 
     /* A plain file, split by markers. */
@@ -84,9 +90,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     m.up_path = "fuzz/0001_x.sql";
     m.down_path = "fuzz/0001_x.sql";
     m.markers = 1;
-    m.up_emb = &file;
-    outcome up = load(&m, STRATA_DIRECTION_UP, text, size, qualify);
-    outcome down = load(&m, STRATA_DIRECTION_DOWN, text, size, qualify);
+    outcome up = load(&m, &one, STRATA_DIRECTION_UP, text, size, qualify);
+    outcome down = load(&m, &one, STRATA_DIRECTION_DOWN, text, size, qualify);
     /* Refusals of the file's lines come first and carry a line >= 1; the
      * only later refusals are templates (per section) and a missing down
      * marker (line 0). */
@@ -103,19 +108,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* A separate up file and a separate down file. */
     m.markers = 0;
     m.down_path = "fuzz/0001_x.down.sql";
-    m.down_emb = &file;
-    load(&m, STRATA_DIRECTION_UP, text, size, qualify);
-    load(&m, STRATA_DIRECTION_DOWN, text, size, qualify);
+    load(&m, &two, STRATA_DIRECTION_UP, text, size, qualify);
+    load(&m, &two, STRATA_DIRECTION_DOWN, text, size, qualify);
 
     /* No down script at all: refused with NO_DOWN, never read. */
     m.down_path = NULL;
-    m.down_emb = NULL;
     strata__script s;
     strata__err err;
     strata__err_clear(&err);
     strata__template_ctx t = {"public", 0};
-    FUZZ_CHECK(strata__script_load(&s, &m, STRATA_DIRECTION_DOWN, &t, &err) ==
-               STRATA_EREFUSED);
+    FUZZ_CHECK(strata__script_load(&s, &m, STRATA_DIRECTION_DOWN, &one, &t,
+                                   &err) == STRATA_EREFUSED);
     FUZZ_CHECK(err.pub.reason == STRATA_REASON_NO_DOWN);
 
     free(text);

@@ -28,6 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     strata *db = handle();
     char *text = fuzz_dup(data, size);
     strata_embedded_file file = {"0001_x.sql", text, size, NULL};
+    strata_embedded set = {STRATA_EMBED_VERSION, "fuzz", 1, &file, NULL, NULL};
     strata__migration m;
     memset(&m, 0, sizeof m);
     m.version = "1";
@@ -35,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     m.up_path = "fuzz/0001_x.sql";
     m.down_path = "fuzz/0001_x.sql";
     m.markers = 1;
-    m.up_emb = &file;
+    db->emb = &set; /* the script's bytes are read from the set */
     size_t lines = fuzz_count_nl(text, size) + 1;
 
     for (int d = 0; d < 2; d++) {
@@ -57,6 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(e->column >= 1);
         FUZZ_CHECK(strcmp(e->version, "1") == 0);
     }
+    db->emb = NULL;
     free(text);
     return 0;
 }

@@ -282,7 +282,7 @@ int strata__load_runnable(strata__script *out, strata *db,
                           const strata__migration *m, strata_direction dir)
 {
     strata__template_ctx t = strata__template_ctx_for(db);
-    int rc = strata__script_load(out, m, dir, &t, &db->err);
+    int rc = strata__script_load(out, m, dir, db->emb, &t, &db->err);
     if (rc != STRATA_OK) {
         strata__err_version(&db->err, m->version);
         return rc;
@@ -373,7 +373,9 @@ int strata__plan_export(strata_plan **out, strata *db, strata__plan *p)
         m->down_file = e->m ? pub_str(box, e->m->down_path) : "";
         m->reversible =
             e->m != NULL && e->m->down_path != NULL && !e->m->down_empty;
-        const strata_embedded_file *f = e->m ? e->m->up_emb : NULL;
+        const strata_embedded_file *f =
+            e->m && db->emb ? strata__embedded_find(db->emb, e->m->up_path)
+                            : NULL;
         m->no_transaction =
             e->m != NULL &&
             (e->m->meta_no_tx || e->m->head_no_tx ||
@@ -413,8 +415,8 @@ static int mark_irreversible(strata *db, strata__plan *p)
             continue;
         strata__script s;
         strata__template_ctx t = strata__template_ctx_for(db);
-        int rc =
-            strata__script_load(&s, m, STRATA_DIRECTION_DOWN, &t, &db->err);
+        int rc = strata__script_load(&s, m, STRATA_DIRECTION_DOWN, db->emb, &t,
+                                     &db->err);
         if (rc == STRATA_ENOMEM)
             return rc;
         if (rc == STRATA_OK) {

@@ -277,8 +277,8 @@ void strata__script_free(strata__script *s)
 }
 
 int strata__script_load(strata__script *out, const strata__migration *m,
-                        strata_direction dir, const strata__template_ctx *tctx,
-                        strata__err *err)
+                        strata_direction dir, const strata_embedded *set,
+                        const strata__template_ctx *tctx, strata__err *err)
 {
     strata__script s;
     layout lay;
@@ -306,8 +306,13 @@ int strata__script_load(strata__script *out, const strata__migration *m,
     s.path = is_up_file ? m->up_path : m->down_path;
 
     size_t len = 0;
-    const strata_embedded_file *emb = is_up_file ? m->up_emb : m->down_emb;
-    if (emb != NULL) {
+    const strata_embedded_file *emb =
+        set != NULL ? strata__embedded_find(set, s.path) : NULL;
+    if (set != NULL && emb == NULL) {
+        strata__err_where(err, s.path, 0, 0, 0);
+        rc = strata__err_set(err, STRATA_EUSAGE, STRATA_REASON_IO,
+                             "%s is not in the embedded set", s.path);
+    } else if (emb != NULL) {
         /* Embedded: a copy, since the section is cut out of it in place. */
         s.buf = strata__strndup(emb->data, emb->size);
         len = emb->size;

@@ -281,7 +281,6 @@ static int read_up(const strata_source *src, strata__migration *m, int plain,
     int rc = src_read(src, m->up_path, &data, &len, &buf, &f, err);
     if (rc != 0)
         goto out;
-    m->up_emb = f; /* scripts of an embedded set are read from the set */
     if (f != NULL && f->checksum != NULL && strlen(f->checksum) == 64) {
         memcpy(m->checksum, f->checksum, 65); /* computed when embedded */
     } else {
@@ -705,13 +704,6 @@ int strata__source_scan(strata__migrations *out, const strata_source *src,
         rc = scan_folders(out, src, &nl, has_up, err);
     } else {
         rc = scan_flat(out, src, &nl, err);
-    }
-    /* Scripts of an embedded set are read from the set, not from disk
-     * (read_up set up_emb). */
-    for (size_t i = 0; rc == STRATA_OK && src->emb && i < out->count; i++) {
-        strata__migration *m = &out->items[i];
-        if (m->down_path != NULL)
-            m->down_emb = strata__embedded_find(src->emb, m->down_path);
     }
 out:
     if (rc != 0)

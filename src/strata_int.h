@@ -216,12 +216,12 @@ typedef struct strata__migration {
                                  false */
     unsigned char head_no_tx; /* the up script starts with
                                  -- strata:no-transaction (not filled for
-                                 embedded sets: see up_emb) */
+                                 embedded sets: worked out when shown) */
     unsigned char down_empty; /* known to have an empty or comment-only down
                                  script (set when the down script was read) */
-    /* Embedded sources: the files' bytes, lent by the static set. */
-    const strata_embedded_file *up_emb, *down_emb;
     char checksum[65];
+    /* An embedded set's scripts are found in the set by path when they are
+     * loaded: two pointers here would add 160 KB at N = 10,000. */
 } strata__migration;
 
 typedef struct strata__migrations {
@@ -275,11 +275,13 @@ typedef struct strata__template_ctx {
  * or misplaced `-- strata:` lines and unknown templates (BAD_TEMPLATE). For
  * DOWN with no down file, fails with reason NO_DOWN. It does not refuse an
  * empty section: the caller decides (has_sql == 0). Expands templates with
- * `tctx`. Free with strata__script_free.
+ * `tctx`. The bytes come from `set` when it is not NULL (the migration was
+ * scanned from that embedded set), else from disk. Free with
+ * strata__script_free.
  */
 int strata__script_load(strata__script *out, const strata__migration *m,
-                        strata_direction dir, const strata__template_ctx *tctx,
-                        strata__err *err);
+                        strata_direction dir, const strata_embedded *set,
+                        const strata__template_ctx *tctx, strata__err *err);
 void strata__script_free(strata__script *s);
 
 /* 1 when the leading comment block of an up script (or of a marker file's

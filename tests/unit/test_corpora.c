@@ -44,16 +44,16 @@ static void load_all(const strata__migrations *l, int *downs, int *empty)
         strata__err err;
         strata__err_clear(&err);
         strata__script s;
-        int rc = strata__script_load(&s, &l->items[i], STRATA_DIRECTION_UP, &t,
-                                     &err);
+        int rc = strata__script_load(&s, &l->items[i], STRATA_DIRECTION_UP,
+                                     NULL, &t, &err);
         cr_assert_eq(rc, 0, "%s: %s", l->items[i].up_path, err.pub.message);
         cr_assert_eq(s.has_sql, 1, "%s has SQL", l->items[i].up_path);
         strata__script_free(&s);
         if (l->items[i].down_path == NULL)
             continue;
         (*downs)++;
-        rc = strata__script_load(&s, &l->items[i], STRATA_DIRECTION_DOWN, &t,
-                                 &err);
+        rc = strata__script_load(&s, &l->items[i], STRATA_DIRECTION_DOWN, NULL,
+                                 &t, &err);
         cr_assert_eq(rc, 0, "%s: %s", l->items[i].down_path, err.pub.message);
         *empty += !s.has_sql;
         strata__script_free(&s);

@@ -88,7 +88,7 @@ static void sql_is(const strata__script *s, const char *want)
 static void load_ok(strata__script *s, const strata__migration *m,
                     strata_direction dir)
 {
-    int rc = strata__script_load(s, m, dir, &tctx, &err);
+    int rc = strata__script_load(s, m, dir, NULL, &tctx, &err);
     cr_assert_eq(rc, 0, "load: rc=%d %s (line %d)", rc, err.pub.message,
                  err.pub.line);
 }
@@ -97,7 +97,7 @@ static void load_refused(const strata__migration *m, strata_direction dir,
                          strata_reason reason, int line)
 {
     strata__script s;
-    int rc = strata__script_load(&s, m, dir, &tctx, &err);
+    int rc = strata__script_load(&s, m, dir, NULL, &tctx, &err);
     cr_assert_eq(rc, STRATA_EREFUSED, "rc=%d", rc);
     cr_assert_eq(err.pub.reason, reason, "reason %s: %s",
                  strata_reason_name(err.pub.reason), err.pub.message);
@@ -232,7 +232,8 @@ Test(script, no_down)
     free(put("7_seven.sql", "SELECT 1;\n"));
     strata__migration m = mig("7_seven.sql", NULL, 0);
     strata__script s;
-    int rc = strata__script_load(&s, &m, STRATA_DIRECTION_DOWN, &tctx, &err);
+    int rc =
+        strata__script_load(&s, &m, STRATA_DIRECTION_DOWN, NULL, &tctx, &err);
     cr_assert_eq(rc, STRATA_EREFUSED);
     cr_assert_eq(err.pub.reason, STRATA_REASON_NO_DOWN);
     cr_assert_not_null(strstr(err.pub.message, "7"));
@@ -246,7 +247,8 @@ Test(script, missing_file)
 {
     strata__migration m = mig("7_gone.sql", NULL, 0);
     strata__script s;
-    int rc = strata__script_load(&s, &m, STRATA_DIRECTION_UP, &tctx, &err);
+    int rc =
+        strata__script_load(&s, &m, STRATA_DIRECTION_UP, NULL, &tctx, &err);
     cr_assert_eq(rc, STRATA_EUSAGE);
     cr_assert_eq(err.pub.reason, STRATA_REASON_IO);
     cr_assert_str_eq(err.pub.file, m.up_path);
