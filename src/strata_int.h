@@ -98,6 +98,10 @@ int64_t strata__monotonic_ms(void);
  * STRATA_ENOMEM, with `err` filled. */
 int strata__read_file(char **out, size_t *len, const char *path,
                       strata__err *err);
+/* The same for the file `name` under the open directory `dirfd` (or
+ * AT_FDCWD), which is `path` in messages. */
+int strata__read_file_at(char **out, size_t *len, int dirfd, const char *name,
+                         const char *path, strata__err *err);
 
 /* The embedded file at `path` (the set's dir + '/' + a file's path) or
  * NULL. */

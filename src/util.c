@@ -113,6 +113,12 @@ int64_t strata__monotonic_ms(void)
 int strata__read_file(char **out, size_t *len, const char *path,
                       strata__err *err)
 {
+    return strata__read_file_at(out, len, AT_FDCWD, path, path, err);
+}
+
+int strata__read_file_at(char **out, size_t *len, int dirfd, const char *name,
+                         const char *path, strata__err *err)
+{
     *out = NULL;
     *len = 0;
     char *buf = NULL;
@@ -120,7 +126,7 @@ int strata__read_file(char **out, size_t *len, const char *path,
     int rc = STRATA_OK;
     /* O_NONBLOCK: opening a FIFO planted among the scripts must not hang;
      * it is refused below like anything else that is not a regular file. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         goto io_error;
     struct stat st;
