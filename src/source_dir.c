@@ -20,7 +20,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -92,7 +91,8 @@ static char *join3(strata__arena *a, const char *dir, const char *name,
 typedef struct scan_src {
     const strata_source *src;
     int fd;        /* the directory; -1 for an embedded set */
-    size_t prefix; /* length of dir + '/', which starts every path */
+    size_t prefix; /* length of dir and the '/' join3 puts after it, which
+                      start every path */
 } scan_src;
 
 /* `path` (a path the scan built) relative to the directory. */
@@ -715,7 +715,7 @@ int strata__source_scan(strata__migrations *out, const strata_source *src,
             rc = strata__err_nomem(err);
             goto out;
         }
-        /* stat() of "entry/up.sql" succeeds only when entry is a folder. */
+        /* "entry/up.sql" is a file only when entry is a folder. */
         if (src_is_file(&s, path)) {
             has_up[i] = 1;
             folders = 1;
