@@ -1127,8 +1127,9 @@ static int look_cb(void *payload, int ncols, const char *const *v)
     a->schema = v[1] != NULL ? strata__strdup(v[1]) : NULL;
     a->facts = v[0] != NULL ? strata__strdup(v[0]) : NULL;
     a->xmax = v[2] != NULL ? strata__strdup(v[2]) : NULL;
-    a->nomem =
-        (v[0] != NULL && a->facts == NULL) || (v[2] != NULL && a->xmax == NULL);
+    a->nomem = (v[0] != NULL && a->facts == NULL) ||
+               (v[1] != NULL && a->schema == NULL) ||
+               (v[2] != NULL && a->xmax == NULL);
     return 1;
 }
 
@@ -1143,6 +1144,10 @@ static int fresh_cb(void *payload, int ncols, const char *const *v)
     }
     free(a->schema);
     a->schema = v[1] != NULL ? strata__strdup(v[1]) : NULL;
+    if (v[1] != NULL && a->schema == NULL) {
+        a->nomem = 1;
+        return 1;
+    }
     if (v[0] == NULL)
         return 1; /* no table: the digest of no rows stands */
     static const char dec[] = "0123456789";
@@ -1182,9 +1187,7 @@ static int pg_state_digest(strata *db, void *vst, char out[65])
     digest_answer a = {.out = out};
     st->refill.ready = 0;
     rc = run_now(db, st, strata__pg_digest_look, 4, params, look_cb, &a);
-    if (rc == STRATA_OK && a.nomem)
-        rc = strata__err_nomem(&db->err);
-    if (rc == STRATA_OK && !a.bad && a.facts != NULL) {
+    if (rc == STRATA_OK && !a.bad && !a.nomem && a.facts != NULL) {
         char digest[65];
         if (xml_digest(a.facts, digest))
             memcpy(out, digest, sizeof digest);
@@ -1195,6 +1198,8 @@ static int pg_state_digest(strata *db, void *vst, char out[65])
     tracking_names_free(&n);
     free(a.facts);
     free(a.xmax);
+    if (rc == STRATA_OK && a.nomem)
+        rc = strata__err_nomem(&db->err);
     if (rc == STRATA_OK && a.bad)
         rc = strata__err_set(&db->err, STRATA_EFAILED, STRATA_REASON_NONE,
                              "the digest of the tracking table %s came "
