@@ -78,8 +78,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     strata_embedded_file files[] = {{"0001_x.down.sql", text, size, NULL},
                                     {"0001_x.sql", text, size, NULL}};
     strata_embedded one = {
-        STRATA_EMBED_VERSION, "fuzz", 1, files + 1, NULL, NULL};
-    strata_embedded two = {STRATA_EMBED_VERSION, "fuzz", 2, files, NULL, NULL};
+        .version = 2, .dir = "fuzz", .count = 1, .files = files + 1};
+    strata_embedded two = {
+        .version = 2, .dir = "fuzz", .count = 2, .files = files};
     int qualify = (int)(size & 1);
 
     /* A plain file, split by markers. */

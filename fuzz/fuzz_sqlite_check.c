@@ -28,7 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     strata *db = handle();
     char *text = fuzz_dup(data, size);
     strata_embedded_file file = {"0001_x.sql", text, size, NULL};
-    strata_embedded set = {STRATA_EMBED_VERSION, "fuzz", 1, &file, NULL, NULL};
+    strata_embedded set = {
+        .version = 2, .dir = "fuzz", .count = 1, .files = &file};
     strata__migration m;
     memset(&m, 0, sizeof m);
     m.version = "1";

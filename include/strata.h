@@ -222,9 +222,16 @@ STRATA_EXTERN void strata_source_free(strata_source *source);
  * the binary or from the directory and nothing is hashed at startup. It
  * also records what the tracking table of an up-to-date database holds, so
  * that a start with nothing to do neither reads the set nor every row.
- * Sets of version 1 (no such record) are still accepted.
+ *
+ * Since version 3 the set holds no pointer per file: every path, checksum
+ * and file lies in one object, `bytes`, that the entries index by offset,
+ * so a program that carries 10,000 migrations has five pointers to
+ * relocate when it starts, not 60,000 (a position-independent executable
+ * writes each one at load). Read a file of any version with
+ * strata_embedded_file_at(). Sets of versions 1 and 2 (a table of pointers,
+ * `files`) are still accepted.
  */
-#define STRATA_EMBED_VERSION 2
+#define STRATA_EMBED_VERSION 3
 
 typedef struct strata_embedded_file {
     const char *path;     /* relative to the directory, '/'-separated:
@@ -235,30 +242,55 @@ typedef struct strata_embedded_file {
                              LF), 64 hex digits, or NULL to compute it */
 } strata_embedded_file;
 
+/* A file of a version 3 set: offsets into the set's `bytes`. */
+typedef struct strata_embedded_entry {
+    size_t path;     /* the path, as above, followed by a NUL */
+    size_t data;     /* the file's bytes, followed by a NUL */
+    size_t size;     /* bytes, without that NUL */
+    size_t checksum; /* 64 hex digits, followed by a NUL */
+} strata_embedded_entry;
+
 typedef struct strata_embedded {
     unsigned int version; /* STRATA_EMBED_VERSION */
     const char *dir;      /* the directory it was made from: names files in
                              messages ("migrations/0003_x.sql:7") */
-    size_t count;
-    const strata_embedded_file *files; /* sorted by path, byte-wise */
+    size_t count;         /* files */
+    const strata_embedded_file *files; /* versions 1 and 2: sorted by path,
+                                          byte-wise; NULL in version 3 */
     /* Since version 2; both NULL to work them out at startup. */
     const char *state_digest; /* 64 hex digits: the digest of the tracking
                                  rows of a database that has applied every
                                  migration of the set, and nothing else */
     const char *head_version; /* the highest version of the set, or "0" */
+    /* Since version 3, in place of `files` (NULL when count is 0). */
+    const strata_embedded_entry *entries; /* sorted by path, byte-wise */
+    const char *bytes;                    /* what the entries point into */
+    size_t bytes_size;                    /* its length in bytes */
 } strata_embedded;
 
 /*
  * Creates a source over embedded migrations. Unlike every other input, the
  * set is not copied: it is meant to be static data, and must outlive the
  * source and every handle opened with it. Fails with STRATA_EUSAGE when the
- * set is NULL, of an unknown version, not sorted by path, or has a
+ * set is NULL, of an unknown version, not sorted by path, has a
  * state_digest that is not 64 lowercase hex digits or no head_version
- * beside it, and with STRATA_ENOMEM. Free the result with
- * strata_source_free().
+ * beside it, or (version 3) has `files`, or an entry whose path does not
+ * end in a NUL inside `bytes` or whose data or checksum does not fit in
+ * it; and with STRATA_ENOMEM. Free the result with strata_source_free().
  */
 STRATA_EXTERN STRATA_WARN_UNUSED int
 strata_source_from_embedded(strata_source **out, const strata_embedded *set);
+
+/*
+ * Fills *file with file `i` of the set, in path order, whatever the set's
+ * version: its pointers point into the set, nothing is allocated. Returns
+ * STRATA_OK, or STRATA_EUSAGE (leaving *file untouched) when set or file is
+ * NULL, the version is unknown or i >= set->count. It checks no more: pass
+ * a set that strata_source_from_embedded() accepts.
+ */
+STRATA_EXTERN STRATA_WARN_UNUSED int
+strata_embedded_file_at(const strata_embedded *set, size_t i,
+                        strata_embedded_file *file);
 
 /*
  * Writes into *out the C source of an embedded set holding the migrations of

@@ -6,9 +6,11 @@
  * which files belong to a migration: each up script, each separate down
  * script, and a folder's metadata.toml. Those files are written byte for
  * byte as string literals, sorted by their path relative to the directory,
- * each with the checksum strata__checksum() gives, into a
- * `const strata_embedded SYMBOL` that strata_source_from_embedded() reads,
- * together with the state digest and head version of the whole set.
+ * each with the checksum strata__checksum() gives, into one object that a
+ * table of offsets indexes (a version 3 set: nothing to relocate per file
+ * when the program loads), and a `const strata_embedded SYMBOL` over them
+ * that strata_source_from_embedded() reads, together with the state digest
+ * and head version of the whole set.
  *
  * The output depends on nothing but the files and the directory's last
  * name component: no time, no absolute path, no version, so regenerating
@@ -295,6 +297,55 @@ static void text_comment_name(text *t, const char *name)
     }
 }
 
+/* The files as one object and the table of offsets into it. Its members
+ * are char arrays, which have no padding, laid out as the set is read:
+ * every path (a start with nothing to do reads them all, and only them),
+ * then every checksum, then every file. Each member is its own literal, so
+ * none is longer than the file it holds; offsetof() places the entries. */
+static void generate_bytes(text *t, const char *symbol, const efiles *files)
+{
+    text_printf(t,
+                "\n/* Every path, checksum and file of the set, each followed "
+                "by a NUL, in one\n * object that %s_entries indexes by "
+                "offset. */\nstatic const struct %s_bytes {\n",
+                symbol, symbol);
+    for (size_t i = 0; i < files->n; i++)
+        text_printf(t, "    char path_%zu[%zu];\n", i,
+                    strlen(files->v[i].rel) + 1);
+    for (size_t i = 0; i < files->n; i++)
+        text_printf(t, "    char sum_%zu[65];\n", i);
+    for (size_t i = 0; i < files->n; i++)
+        text_printf(t, "    char data_%zu[%zu];\n", i, files->v[i].size + 1);
+    text_printf(t, "} %s_bytes = {\n", symbol);
+    for (size_t i = 0; i < files->n; i++) {
+        text_puts(t, "    \"");
+        text_escaped(t, files->v[i].rel, strlen(files->v[i].rel));
+        text_puts(t, "\",\n");
+    }
+    for (size_t i = 0; i < files->n; i++)
+        text_printf(t, "    \"%s\",\n", files->v[i].checksum);
+    for (size_t i = 0; i < files->n; i++) {
+        const efile *f = &files->v[i];
+        text_puts(t, "\n    /* ");
+        text_comment_name(t, f->rel);
+        text_puts(t, " */");
+        text_literal(t, f->data, f->size);
+        text_puts(t, ",\n");
+    }
+    text_puts(t, "};\n");
+
+    text_printf(t,
+                "\n#define %s_at(member) offsetof(struct %s_bytes, member)\n"
+                "static const strata_embedded_entry %s_entries[] = {\n",
+                symbol, symbol, symbol);
+    for (size_t i = 0; i < files->n; i++)
+        text_printf(t,
+                    "    {%s_at(path_%zu), %s_at(data_%zu), %zu, "
+                    "%s_at(sum_%zu)},\n",
+                    symbol, i, symbol, i, files->v[i].size, symbol, i);
+    text_printf(t, "};\n#undef %s_at\n", symbol);
+}
+
 static void generate(text *t, const char *symbol, const char *name,
                      const strata__migrations *list, const char *digest,
                      const efiles *files)
@@ -307,29 +358,11 @@ static void generate(text *t, const char *symbol, const char *name,
                 "\": %zu migration%s in %zu file%s.\n"
                 " * Do not edit: change the directory and generate it "
                 "again.\n */\n"
-                "#include <strata.h>\n",
+                "#include <stddef.h>\n#include <strata.h>\n",
                 migrations, migrations == 1 ? "" : "s", files->n,
                 files->n == 1 ? "" : "s");
-    for (size_t i = 0; i < files->n; i++) {
-        const efile *f = &files->v[i];
-        text_puts(t, "\n/* ");
-        text_comment_name(t, f->rel);
-        text_printf(t, " */\nstatic const char %s_data_%zu[] =", symbol, i);
-        text_literal(t, f->data, f->size);
-        text_puts(t, ";\n");
-    }
-    if (files->n > 0) {
-        text_printf(t, "\nstatic const strata_embedded_file %s_files[] = {\n",
-                    symbol);
-        for (size_t i = 0; i < files->n; i++) {
-            const efile *f = &files->v[i];
-            text_puts(t, "    {\"");
-            text_escaped(t, f->rel, strlen(f->rel));
-            text_printf(t, "\", %s_data_%zu, %zu,\n     \"%s\"},\n", symbol, i,
-                        f->size, f->checksum);
-        }
-        text_puts(t, "};\n");
-    }
+    if (files->n > 0)
+        generate_bytes(t, symbol, files);
     /* Designated: a set stays valid C when later versions add fields. */
     text_printf(t,
                 "\nextern const strata_embedded %s;\n"
@@ -339,14 +372,19 @@ static void generate(text *t, const char *symbol, const char *name,
                 symbol, symbol, STRATA_EMBED_VERSION);
     text_escaped(t, name, strlen(name));
     text_printf(t, "\",\n    .count = %zu,\n", files->n);
-    if (files->n > 0)
-        text_printf(t, "    .files = %s_files,\n", symbol);
     /* Versions are digits and dots: nothing to escape. */
     text_printf(t,
                 "    .state_digest = \"%s\",\n"
-                "    .head_version = \"%s\",\n};\n",
+                "    .head_version = \"%s\",\n",
                 digest,
                 migrations > 0 ? list->items[migrations - 1].version : "0");
+    if (files->n > 0)
+        text_printf(t,
+                    "    .entries = %s_entries,\n"
+                    "    .bytes = (const char *)&%s_bytes,\n"
+                    "    .bytes_size = sizeof %s_bytes,\n",
+                    symbol, symbol, symbol);
+    text_puts(t, "};\n");
 }
 
 int strata_embed(char **out, strata *db, const char *symbol)

@@ -109,24 +109,9 @@ int strata_source_from_dir(strata_source **out, const char *path)
 int strata_source_from_embedded(strata_source **out, const strata_embedded *set)
 {
     *out = NULL;
-    if (set == NULL || set->version < 1 ||
-        set->version > STRATA_EMBED_VERSION || set->dir == NULL ||
-        set->dir[0] == '\0' || set->dir[strlen(set->dir) - 1] == '/' ||
-        (set->count > 0 && set->files == NULL))
-        return STRATA_EUSAGE;
-    /* Fields of later versions are read only where the set has them. */
-    if (set->version >= 2 && set->state_digest != NULL) {
-        const char *d = set->state_digest;
-        size_t n = strspn(d, "0123456789abcdef");
-        if (n != 64 || d[n] != '\0' || set->head_version == NULL ||
-            set->head_version[0] == '\0')
-            return STRATA_EUSAGE;
-    }
-    /* Lookups are binary searches: the generator sorts, this makes sure. */
-    for (size_t i = 0; i < set->count; i++)
-        if (set->files[i].path == NULL || set->files[i].data == NULL ||
-            (i > 0 && strcmp(set->files[i - 1].path, set->files[i].path) >= 0))
-            return STRATA_EUSAGE;
+    int rc = strata__embedded_check(set);
+    if (rc != STRATA_OK)
+        return rc;
     strata_source *src = calloc(1, sizeof *src);
     if (src == NULL)
         return STRATA_ENOMEM;

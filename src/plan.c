@@ -373,13 +373,13 @@ int strata__plan_export(strata_plan **out, strata *db, strata__plan *p)
         m->down_file = e->m ? pub_str(box, e->m->down_path) : "";
         m->reversible =
             e->m != NULL && e->m->down_path != NULL && !e->m->down_empty;
-        const strata_embedded_file *f =
-            e->m && db->emb ? strata__embedded_find(db->emb, e->m->up_path)
-                            : NULL;
+        strata_embedded_file f;
         m->no_transaction =
             e->m != NULL &&
             (e->m->meta_no_tx || e->m->head_no_tx ||
-             (f != NULL && strata__script_head_no_tx(f->data, f->size)));
+             (db->emb != NULL &&
+              strata__embedded_find(db->emb, e->m->up_path, &f) &&
+              strata__script_head_no_tx(f.data, f.size)));
         if (!m->version || !m->name || !m->checksum || !m->up_file ||
             !m->down_file)
             goto nomem;

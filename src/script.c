@@ -306,16 +306,15 @@ int strata__script_load(strata__script *out, const strata__migration *m,
     s.path = is_up_file ? m->up_path : m->down_path;
 
     size_t len = 0;
-    const strata_embedded_file *emb =
-        set != NULL ? strata__embedded_find(set, s.path) : NULL;
-    if (set != NULL && emb == NULL) {
+    strata_embedded_file emb;
+    if (set != NULL && !strata__embedded_find(set, s.path, &emb)) {
         strata__err_where(err, s.path, 0, 0, 0);
         rc = strata__err_set(err, STRATA_EUSAGE, STRATA_REASON_IO,
                              "%s is not in the embedded set", s.path);
-    } else if (emb != NULL) {
+    } else if (set != NULL) {
         /* Embedded: a copy, since the section is cut out of it in place. */
-        s.buf = strata__strndup(emb->data, emb->size);
-        len = emb->size;
+        s.buf = strata__strndup(emb.data, emb.size);
+        len = emb.size;
         rc = s.buf != NULL ? STRATA_OK : strata__err_nomem(err);
     } else {
         rc = strata__read_file(&s.buf, &len, s.path, err);

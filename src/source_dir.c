@@ -109,25 +109,23 @@ static int is_file(const scan_src *s, const char *path)
 
 static int src_is_file(const scan_src *s, const char *path)
 {
-    return s->src->emb != NULL
-               ? strata__embedded_find(s->src->emb, path) != NULL
-               : is_file(s, path);
+    strata_embedded_file f;
+    return s->src->emb != NULL ? strata__embedded_find(s->src->emb, path, &f)
+                               : is_file(s, path);
 }
 
 /* The bytes of a file: borrowed from the set (*owned NULL, and *file the
- * set's entry when file is not NULL), or read into a buffer the caller
+ * set's file when file is not NULL), or read into a buffer the caller
  * frees (*owned). */
 static int src_read(const scan_src *s, const char *path, const char **data,
-                    size_t *len, char **owned,
-                    const strata_embedded_file **file, strata__err *err)
+                    size_t *len, char **owned, strata_embedded_file *file,
+                    strata__err *err)
 {
     *owned = NULL;
     if (s->src->emb != NULL) {
-        const strata_embedded_file *f =
-            strata__embedded_find(s->src->emb, path);
-        if (file != NULL)
-            *file = f;
-        if (f == NULL) {
+        strata_embedded_file one;
+        strata_embedded_file *f = file != NULL ? file : &one;
+        if (!strata__embedded_find(s->src->emb, path, f)) {
             strata__err_where(err, path, 0, 0, 0);
             return strata__err_set(err, STRATA_EUSAGE, STRATA_REASON_IO,
                                    "%s is not in the embedded set", path);
@@ -170,7 +168,9 @@ static int embedded_names(names *out, const strata_embedded *set,
     const char *last = NULL;
     size_t last_n = 0;
     for (size_t i = 0; i < set->count; i++) {
-        const char *p = set->files[i].path;
+        strata_embedded_file f;
+        strata__embedded_at(set, i, &f);
+        const char *p = f.path;
         size_t n = strcspn(p, "/");
         if (last != NULL && n == last_n && memcmp(p, last, n) == 0)
             continue;
@@ -292,12 +292,12 @@ static int read_up(const scan_src *src, strata__migration *m, int plain,
     char *buf = NULL;
     const char *data = NULL;
     size_t len = 0;
-    const strata_embedded_file *f = NULL;
+    strata_embedded_file f = {0};
     int rc = src_read(src, m->up_path, &data, &len, &buf, &f, err);
     if (rc != 0)
         goto out;
-    if (f != NULL && f->checksum != NULL && strlen(f->checksum) == 64) {
-        memcpy(m->checksum, f->checksum, 65); /* computed when embedded */
+    if (f.checksum != NULL && strnlen(f.checksum, 65) == 64) {
+        memcpy(m->checksum, f.checksum, 65); /* computed when embedded */
     } else {
         strata__checksum(m->checksum, data, len);
     }
@@ -305,7 +305,7 @@ static int read_up(const scan_src *src, strata__migration *m, int plain,
         m->markers = 1;
     /* Only status shows it: for an embedded set it is worked out there,
      * so that a no-op start touches no script's bytes. */
-    if (f == NULL)
+    if (src->src->emb == NULL)
         m->head_no_tx = strata__script_head_no_tx(data, len);
 out:
     free(buf);

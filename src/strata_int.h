@@ -103,10 +103,20 @@ int strata__read_file(char **out, size_t *len, const char *path,
 int strata__read_file_at(char **out, size_t *len, int dirfd, const char *name,
                          const char *path, strata__err *err);
 
-/* The embedded file at `path` (the set's dir + '/' + a file's path) or
- * NULL. */
-const strata_embedded_file *strata__embedded_find(const strata_embedded *set,
-                                                  const char *path);
+/* embedded.c: an embedded set of any version. */
+
+/* STRATA_OK when strata_source_from_embedded() may take the set, else
+ * STRATA_EUSAGE (strata.h lists why). */
+int strata__embedded_check(const strata_embedded *set);
+
+/* Fills *out with file i of a checked set; its pointers point into it. */
+void strata__embedded_at(const strata_embedded *set, size_t i,
+                         strata_embedded_file *out);
+
+/* 1, filling *out, when the checked set has `path` (its dir + '/' + a
+ * file's path); else 0. */
+int strata__embedded_find(const strata_embedded *set, const char *path,
+                          strata_embedded_file *out);
 
 /* ------------------------------------------------------------------------ */
 /* version.c: versions are digit strings of any length. */

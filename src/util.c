@@ -242,18 +242,3 @@ char *strata__mask_url(const char *url)
     *o = '\0';
     return out;
 }
-
-static int file_cmp(const void *key, const void *elem)
-{
-    return strcmp(key, ((const strata_embedded_file *)elem)->path);
-}
-
-const strata_embedded_file *strata__embedded_find(const strata_embedded *set,
-                                                  const char *path)
-{
-    size_t n = strlen(set->dir);
-    if (strncmp(path, set->dir, n) != 0 || path[n] != '/')
-        return NULL;
-    return bsearch(path + n + 1, set->files, set->count, sizeof *set->files,
-                   file_cmp);
-}

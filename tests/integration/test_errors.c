@@ -551,10 +551,8 @@ Test(errors, plan_shows_no_transaction_directive_embedded)
         {"1_nt.sql", nt, sizeof nt - 1, NULL},
         {"2_tx.sql", tx, sizeof tx - 1, NULL},
     };
-    static const strata_embedded set = {.version = STRATA_EMBED_VERSION,
-                                        .dir = "m",
-                                        .count = 2,
-                                        .files = files};
+    static const strata_embedded set = {
+        .version = 2, .dir = "m", .count = 2, .files = files};
     strata_source *src = NULL;
     cr_assert_eq(strata_source_from_embedded(&src, &set), 0);
     strata *db = NULL;

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,10 +306,8 @@ Test(startup, embedded_set_plans_like_its_directory)
         {"0001_a.up.sql", up1, sizeof up1 - 1, NULL},
         {"0002_b.sql", both, sizeof both - 1, NULL},
     };
-    strata_embedded set = {.version = STRATA_EMBED_VERSION,
-                           .dir = "migrations",
-                           .count = 2,
-                           .files = files};
+    strata_embedded set = {
+        .version = 2, .dir = "migrations", .count = 2, .files = files};
     it_write(env.mig, "0001_a.up.sql", up1);
     it_write(env.mig, "0002_b.sql", both);
 
@@ -351,11 +350,140 @@ Test(startup, embedded_set_plans_like_its_directory)
         {"0001_a.up.sql", up1, sizeof up1 - 1, NULL},
     };
     strata_embedded unsorted = {
-        .version = STRATA_EMBED_VERSION, .dir = "m", .count = 2, .files = bad};
+        .version = 2, .dir = "m", .count = 2, .files = bad};
     strata_source *s2 = NULL;
     cr_assert_eq(strata_source_from_embedded(&s2, &unsorted), STRATA_EUSAGE);
     cr_assert_null(s2);
 }
+
+/* A version 3 set, laid out by hand as the generator does: one object of
+ * paths, checksums and bytes, and entries of offsets into it. It migrates
+ * like the same files as a version 2 table of pointers, reads back file by
+ * file through strata_embedded_file_at(), and every entry that does not
+ * fit in the object is refused when the source is made. */
+static const struct v3_bytes {
+    char path_0[14];
+    char path_1[11];
+    char sum_0[65];
+    char sum_1[65];
+    char data_0[22];
+    char data_1[63];
+} v3_bytes = {
+    "0001_a.up.sql",
+    "0002_b.sql",
+    "59d7a8d5ad7d6e4be2e4b8b0b6b3c33ccd4f27f1ac2ef9d87a6a0bd2e6ac6b1d",
+    "b9e2c4dd4a7dce0dbf5b7b1e5d0f1c1c9b6c6b1b5b2b0e0d1c4d0f2a1b3c4d5e",
+    "CREATE TABLE a (x);\r\n",
+    "-- strata:up\nCREATE TABLE b (x);\n-- strata:down\nDROP TABLE b;\n",
+};
+#define V3_AT(member) offsetof(struct v3_bytes, member)
+static const strata_embedded_entry v3_entries[] = {
+    {V3_AT(path_0), V3_AT(data_0), 21, V3_AT(sum_0)},
+    {V3_AT(path_1), V3_AT(data_1), 62, V3_AT(sum_1)},
+};
+
+Test(startup, embedded_set_of_offsets)
+{
+    /* The checksums above are placeholders: the real ones go in. */
+    static struct v3_bytes bytes;
+    bytes = v3_bytes;
+    it_sha256_text("CREATE TABLE a (x);\n", 20, bytes.sum_0);
+    it_sha256_text(v3_bytes.data_1, 62, bytes.sum_1);
+    strata_embedded set = {.version = 3,
+                           .dir = "migrations",
+                           .count = 2,
+                           .entries = v3_entries,
+                           .bytes = (const char *)&bytes,
+                           .bytes_size = sizeof bytes};
+    strata_embedded_file f;
+    cr_assert_eq(strata_embedded_file_at(&set, 1, &f), 0);
+    cr_assert_str_eq(f.path, "0002_b.sql");
+    cr_assert_eq(f.size, 62);
+    cr_assert_eq(memcmp(f.data, v3_bytes.data_1, 63), 0);
+    cr_assert_str_eq(f.checksum, bytes.sum_1);
+    cr_assert_eq(strata_embedded_file_at(&set, 2, &f), STRATA_EUSAGE);
+    cr_assert_eq(strata_embedded_file_at(NULL, 0, &f), STRATA_EUSAGE);
+    cr_assert_eq(strata_embedded_file_at(&set, 0, NULL), STRATA_EUSAGE);
+
+    strata_source *src = NULL;
+    cr_assert_eq(strata_source_from_embedded(&src, &set), 0);
+    strata_result *res = NULL;
+    cr_assert_eq(strata_migrate(&res, env.url, src, NULL), 0, "%s",
+                 res ? res->error->message : "");
+    cr_assert_eq(res->applied, 2);
+    cr_assert_str_eq(res->report->steps[0]->file, "migrations/0001_a.up.sql");
+    strata_result_free(res);
+    strata_source_free(src);
+
+    /* The same files as a version 2 table, whose checksums are computed:
+     * up to date, so the given ones were right. */
+    const strata_embedded_file files[] = {
+        {"0001_a.up.sql", v3_bytes.data_0, 21, NULL},
+        {"0002_b.sql", v3_bytes.data_1, 62, NULL},
+    };
+    strata_embedded v2 = {
+        .version = 2, .dir = "migrations", .count = 2, .files = files};
+    cr_assert_eq(strata_embedded_file_at(&v2, 0, &f), 0);
+    cr_assert_eq(f.data, v3_bytes.data_0);
+    cr_assert_eq(strata_source_from_embedded(&src, &v2), 0);
+    strata *db = NULL;
+    cr_assert_eq(strata_open(&db, env.url, src, NULL), 0);
+    cr_assert_eq(strata_check(db), 0, "%s", it_err(db));
+    strata_report *rep = NULL;
+    cr_assert_eq(strata_down(&rep, db, NULL), 0, "%s", it_err(db));
+    cr_assert_eq(rep->count, 1);
+    strata_report_free(rep);
+    strata_close(db);
+    strata_source_free(src);
+
+    /* Entries that do not fit, unsorted ones, and a table of pointers. */
+    strata_embedded_entry bad[2];
+    strata_embedded b = set;
+    b.entries = bad;
+    struct {
+        const char *what;
+        size_t entry, field, value; /* field: 0 path 1 data 2 size 3 sum */
+        size_t bytes_size;
+    } cases[] = {
+        {"a path past the end", 1, 0, sizeof bytes, sizeof bytes},
+        {"a path without its NUL", 0, 0, V3_AT(path_0), V3_AT(path_0) + 13},
+        {"data past the end", 1, 1, sizeof bytes, sizeof bytes},
+        {"data without room for its NUL", 1, 2, 63, sizeof bytes},
+        {"a size that wraps", 1, 2, (size_t)-1, sizeof bytes},
+        {"a checksum past the end", 0, 3, sizeof bytes - 64, sizeof bytes},
+        {"unsorted", 0, 0, V3_AT(path_1), sizeof bytes},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memcpy(bad, v3_entries, sizeof bad);
+        size_t *fields[] = {
+            &bad[cases[i].entry].path, &bad[cases[i].entry].data,
+            &bad[cases[i].entry].size, &bad[cases[i].entry].checksum};
+        *fields[cases[i].field] = cases[i].value;
+        b.bytes_size = cases[i].bytes_size;
+        src = NULL;
+        cr_assert_eq(strata_source_from_embedded(&src, &b), STRATA_EUSAGE,
+                     "%s: accepted", cases[i].what);
+        cr_assert_null(src);
+    }
+    memcpy(bad, v3_entries, sizeof bad);
+    b.bytes_size = sizeof bytes;
+    cr_assert_eq(strata_source_from_embedded(&src, &b), 0, "the control");
+    strata_source_free(src);
+    strata_embedded both = set;
+    both.files = files;
+    strata_embedded no_entries = set;
+    no_entries.entries = NULL;
+    strata_embedded no_bytes = set;
+    no_bytes.bytes = NULL;
+    src = NULL;
+    cr_assert_eq(strata_source_from_embedded(&src, &both), STRATA_EUSAGE);
+    cr_assert_eq(strata_source_from_embedded(&src, &no_entries), STRATA_EUSAGE);
+    cr_assert_eq(strata_source_from_embedded(&src, &no_bytes), STRATA_EUSAGE);
+    strata_embedded empty = {.version = 3, .dir = "m"};
+    cr_assert_eq(strata_source_from_embedded(&src, &empty), 0);
+    strata_source_free(src);
+}
+#undef V3_AT
 
 /* The state digest a set carries is what the tracking rows of an
  * up-to-date database hash to, worked out here with OpenSSL from the

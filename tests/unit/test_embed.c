@@ -161,6 +161,22 @@ typedef struct parsed {
     entry e[16];
 } parsed;
 
+/* Reads `count` member declarations "char KIND_i[SIZE];" at *p, numbered
+ * from 0, into sizes. */
+static void members(const char **p, const char *kind, size_t count,
+                    size_t *sizes)
+{
+    char fmt[64];
+    snprintf(fmt, sizeof fmt, " char %s_%%u[%%zu];", kind);
+    for (size_t i = 0; i < count; i++) {
+        unsigned idx;
+        cr_assert_eq(sscanf(*p, fmt, &idx, &sizes[i]), 2, "%s member %zu", kind,
+                     i);
+        cr_assert_eq(idx, i);
+        *p = strchr(*p, ';') + 1;
+    }
+}
+
 /* Parses the file table and the object of `symbol` out of generated C. */
 static void parse(parsed *out, const char *c, const char *symbol)
 {
@@ -193,37 +209,71 @@ static void parse(parsed *out, const char *c, const char *symbol)
     q += 16;
     out->head = decode(&q, &len);
 
-    snprintf(key, sizeof key, "strata_embedded_file %s_files[] = {", symbol);
+    snprintf(key, sizeof key, "static const struct %s_bytes {\n", symbol);
     p = strstr(c, key);
     if (out->count == 0) {
-        cr_assert_null(p, "a file table for no files");
+        cr_assert_null(p, "an object of bytes for no files");
+        cr_assert_null(strstr(c, ".entries"), "a table for no files");
         return;
     }
     cr_assert_not_null(p);
     p += strlen(key);
+    /* The members: every path, every checksum, every file, each sized for
+     * its literal and a NUL. */
+    size_t path_size[16], sum_size[16], data_size[16];
+    members(&p, "path", out->count, path_size);
+    members(&p, "sum", out->count, sum_size);
+    members(&p, "data", out->count, data_size);
+    for (size_t i = 0; i < out->count; i++)
+        cr_assert_eq(sum_size[i], 65);
+    snprintf(key, sizeof key, "\n} %s_bytes = {\n", symbol);
+    cr_assert_eq(strncmp(p, key, strlen(key)), 0,
+                 "no initializer after the members");
+    p += strlen(key);
+    /* The initializer, in the same order. */
+    for (size_t i = 0; i < out->count; i++) {
+        out->e[i].path = decode(&p, &len);
+        cr_assert_eq(len + 1, path_size[i], "path %zu", i);
+        cr_assert_eq(*p++, ',');
+    }
+    for (size_t i = 0; i < out->count; i++) {
+        out->e[i].checksum = decode(&p, &len);
+        cr_assert_eq(len, 64);
+        cr_assert_eq(*p++, ',');
+    }
     for (size_t i = 0; i < out->count; i++) {
         entry *e = &out->e[i];
+        p = strstr(p, "*/");
+        cr_assert_not_null(p, "no comment naming file %zu", i);
+        p += 2;
+        e->data = decode(&p, &e->data_len);
+        cr_assert_eq(e->data_len + 1, data_size[i], "data %zu", i);
+        cr_assert_eq(*p++, ',');
+    }
+    cr_assert_eq(strncmp(p, "\n};\n", 4), 0);
+
+    /* The table: each entry places its own members. */
+    snprintf(key, sizeof key, "strata_embedded_entry %s_entries[] = {", symbol);
+    p = strstr(c, key);
+    cr_assert_not_null(p);
+    p += strlen(key);
+    for (size_t i = 0; i < out->count; i++) {
+        char want[256];
         p = strchr(p, '{');
         cr_assert_not_null(p);
+        snprintf(want, sizeof want,
+                 "{%s_at(path_%zu), %s_at(data_%zu), %zu, "
+                 "%s_at(sum_%zu)},",
+                 symbol, i, symbol, i, data_size[i] - 1, symbol, i);
+        cr_assert_eq(strncmp(p, want, strlen(want)), 0, "entry %zu", i);
+        out->e[i].size = data_size[i] - 1;
         p++;
-        e->path = decode(&p, &len);
-        unsigned idx;
-        char name[256];
-        snprintf(key, sizeof key, ", %s_data_%%u, %%zu,", symbol);
-        cr_assert_eq(sscanf(p, key, &idx, &e->size), 2, "entry %zu", i);
-        cr_assert_eq(idx, i, "entry %zu names data %u", i, idx);
-        p = strchr(p, '"');
-        e->checksum = decode(&p, &len);
-        cr_assert_eq(len, 64);
-
-        snprintf(name, sizeof name, "static const char %s_data_%zu[] =", symbol,
-                 i);
-        const char *d = strstr(c, name);
-        cr_assert_not_null(d, "no %s", name);
-        d += strlen(name);
-        e->data = decode(&d, &e->data_len);
-        cr_assert_eq(*d, ';');
     }
+    snprintf(key, sizeof key,
+             "    .entries = %s_entries,\n    .bytes = "
+             "(const char *)&%s_bytes,\n    .bytes_size = sizeof %s_bytes,\n",
+             symbol, symbol, symbol);
+    cr_assert_not_null(strstr(c, key), "the object does not point at them");
 }
 
 static void parsed_free(parsed *p)
@@ -442,6 +492,7 @@ Test(embed, empty_directory)
     parse(&p, c, "nothing");
     cr_assert_eq(p.count, 0);
     cr_assert_null(strstr(c, ".files"));
+    cr_assert_null(strstr(c, ".bytes"));
     /* No rows: the SHA-256 of nothing. */
     cr_assert_str_eq(p.digest, "e3b0c44298fc1c149afbf4c8996fb924"
                                "27ae41e4649b934ca495991b7852b855");
