@@ -223,13 +223,14 @@ STRATA_EXTERN void strata_source_free(strata_source *source);
  * also records what the tracking table of an up-to-date database holds, so
  * that a start with nothing to do neither reads the set nor every row.
  *
- * Since version 3 the set holds no pointer per file: every path, checksum
- * and file lies in one object, `bytes`, that the entries index by offset,
- * so a program that carries 10,000 migrations has five pointers to
- * relocate when it starts, not 60,000 (a position-independent executable
- * writes each one at load). Read a file of any version with
- * strata_embedded_file_at(). Sets of versions 1 and 2 (a table of pointers,
- * `files`) are still accepted.
+ * Since version 3 a set may hold no pointer per file: every path, checksum
+ * and file lies in one object, `bytes`, that `entries` index by offset, so
+ * a program that carries 10,000 migrations of two files each has five
+ * pointers to relocate when it starts, not 60,000 (a position-independent
+ * executable writes each one at load). `strata embed` generates that
+ * layout, with `files` NULL: read its files with strata_embedded_file_at(),
+ * which reads every layout. A set may instead give `files`, a table of
+ * pointers, as versions 1 and 2 do, which stay accepted.
  */
 #define STRATA_EMBED_VERSION 3
 
@@ -239,30 +240,33 @@ typedef struct strata_embedded_file {
     const char *data;     /* the file's bytes, followed by a NUL */
     size_t size;          /* bytes, without that NUL */
     const char *checksum; /* strata's SHA-256 of the file (CRLF counted as
-                             LF), 64 hex digits, or NULL to compute it */
+                             LF), 64 hex digits; NULL, or text of another
+                             length, to compute it at startup */
 } strata_embedded_file;
 
-/* A file of a version 3 set: offsets into the set's `bytes`. */
+/* A file of a set laid out by offsets: where its parts lie in the set's
+ * `bytes`, and its size. */
 typedef struct strata_embedded_entry {
-    size_t path;     /* the path, as above, followed by a NUL */
-    size_t data;     /* the file's bytes, followed by a NUL */
-    size_t size;     /* bytes, without that NUL */
-    size_t checksum; /* 64 hex digits, followed by a NUL */
+    size_t path;     /* offset of the path, as above, and a NUL */
+    size_t data;     /* offset of the file's bytes, and room for a NUL */
+    size_t size;     /* the file's length in bytes, without that NUL */
+    size_t checksum; /* offset of the checksum, as above, and a NUL */
 } strata_embedded_entry;
 
 typedef struct strata_embedded {
-    unsigned int version; /* STRATA_EMBED_VERSION */
+    unsigned int version; /* 1 to STRATA_EMBED_VERSION: the fields it has */
     const char *dir;      /* the directory it was made from: names files in
                              messages ("migrations/0003_x.sql:7") */
     size_t count;         /* files */
-    const strata_embedded_file *files; /* versions 1 and 2: sorted by path,
-                                          byte-wise; NULL in version 3 */
+    const strata_embedded_file *files; /* a table of pointers, sorted by
+                                          path, byte-wise; or, since version
+                                          3, NULL for the layout below */
     /* Since version 2; both NULL to work them out at startup. */
     const char *state_digest; /* 64 hex digits: the digest of the tracking
                                  rows of a database that has applied every
                                  migration of the set, and nothing else */
     const char *head_version; /* the highest version of the set, or "0" */
-    /* Since version 3, in place of `files` (NULL when count is 0). */
+    /* Since version 3, where `files` is NULL (unused when count is 0). */
     const strata_embedded_entry *entries; /* sorted by path, byte-wise */
     const char *bytes;                    /* what the entries point into */
     size_t bytes_size;                    /* its length in bytes */
@@ -272,11 +276,14 @@ typedef struct strata_embedded {
  * Creates a source over embedded migrations. Unlike every other input, the
  * set is not copied: it is meant to be static data, and must outlive the
  * source and every handle opened with it. Fails with STRATA_EUSAGE when the
- * set is NULL, of an unknown version, not sorted by path, has a
- * state_digest that is not 64 lowercase hex digits or no head_version
- * beside it, or (version 3) has `files`, or an entry whose path does not
- * end in a NUL inside `bytes` or whose data or checksum does not fit in
- * it; and with STRATA_ENOMEM. Free the result with strata_source_free().
+ * set is NULL or of an unknown version; when its dir is NULL, empty or
+ * ends in '/'; when it has files but neither `files` nor (version 3)
+ * `entries` and `bytes`; when a file of `files` has no path or no data, an
+ * entry's path does not end in a NUL inside `bytes`, or its data (with
+ * room for a NUL) or checksum (with its NUL) does not fit in `bytes`; when
+ * the paths are not sorted or repeat; or when it has a state_digest that
+ * is not 64 lowercase hex digits, or no head_version beside it. Fails with
+ * STRATA_ENOMEM. Free the result with strata_source_free().
  */
 STRATA_EXTERN STRATA_WARN_UNUSED int
 strata_source_from_embedded(strata_source **out, const strata_embedded *set);

@@ -9,7 +9,7 @@
 # fuzz/corpus/<target>. Crash, leak, timeout and OOM inputs are kept under
 # $FUZZ_BUILD/fuzz-artifacts/<target>/. Exits non-zero when any fuzzer
 # found one. The last line sums it up:
-#   fuzz: 7 targets, 1234567 runs, 0 crashes
+#   fuzz: 8 targets, 1234567 runs, 0 crashes
 #
 #   FUZZ_SECONDS=300 scripts/fuzz.sh            longer
 #   FUZZ_TARGETS="url version" scripts/fuzz.sh  some targets only
@@ -24,7 +24,7 @@ merge=${FUZZ_MERGE:-0}
 # statements without making each run slow (the SQLite check is quadratic
 # in the number of ';' by design, PostgreSQL's parser is not cheap).
 all="filename:256 version:256 script:4096 template:2048 url:512
-pg_split:4096 sqlite_check:4096"
+pg_split:4096 sqlite_check:4096 embedded:512"
 if [ -n "${FUZZ_TARGETS:-}" ]; then
     want=""
     for t in $FUZZ_TARGETS; do

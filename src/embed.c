@@ -301,7 +301,9 @@ static void text_comment_name(text *t, const char *name)
  * are char arrays, which have no padding, laid out as the set is read:
  * every path (a start with nothing to do reads them all, and only them),
  * then every checksum, then every file. Each member is its own literal, so
- * none is longer than the file it holds; offsetof() places the entries. */
+ * none is longer than the file it holds; offsetof() places the entries.
+ * C11 promises no more than 1,023 members and 65,535-byte objects; GCC and
+ * Clang take any number (60,000 members compile in half a second). */
 static void generate_bytes(text *t, const char *symbol, const efiles *files)
 {
     text_printf(t,

@@ -2,15 +2,23 @@
  * embedded.c - reading an embedded set (strata_embedded) of any version:
  * checking it once when a source is made, then files by index or by path.
  *
- * Versions 1 and 2 hold a table of pointers; version 3 holds offsets into
- * one object (strata.h says why). Everything past the check sees a file
- * as a strata_embedded_file either way, filled in on demand.
+ * A set is a table of pointers (`files`, every version) or, since version
+ * 3, offsets into one object (strata.h says why). Everything past the
+ * check sees a file as a strata_embedded_file either way, filled in on
+ * demand.
  */
 #include "strata_int.h"
 
 #include <string.h>
 
-/* A version 3 entry that lies inside the set's bytes: the path ends in a
+/* Whether the set is laid out by offsets rather than given as `files`.
+ * Only a version 3 set has the fields to say so. */
+static int by_offsets(const strata_embedded *set)
+{
+    return set->version >= 3 && set->files == NULL;
+}
+
+/* An entry that lies inside the set's bytes: the path ends in a
  * NUL there, the data and its NUL and the checksum and its NUL fit. The
  * data and the checksum are not read: a start with nothing to do touches
  * only the entries and the paths, which the generator puts together. */
@@ -29,13 +37,10 @@ int strata__embedded_check(const strata_embedded *set)
         set->version > STRATA_EMBED_VERSION || set->dir == NULL ||
         set->dir[0] == '\0' || set->dir[strlen(set->dir) - 1] == '/')
         return STRATA_EUSAGE;
-    if (set->version < 3) {
-        if (set->count > 0 && set->files == NULL)
-            return STRATA_EUSAGE;
-    } else if (set->files != NULL || (set->count > 0 && (set->entries == NULL ||
-                                                         set->bytes == NULL))) {
+    if (set->count > 0 &&
+        (by_offsets(set) ? set->entries == NULL || set->bytes == NULL
+                         : set->files == NULL))
         return STRATA_EUSAGE;
-    }
     /* Fields of later versions are read only where the set has them. */
     if (set->version >= 2 && set->state_digest != NULL) {
         const char *d = set->state_digest;
@@ -48,7 +53,7 @@ int strata__embedded_check(const strata_embedded *set)
     const char *prev = NULL;
     for (size_t i = 0; i < set->count; i++) {
         const char *path;
-        if (set->version < 3) {
+        if (!by_offsets(set)) {
             const strata_embedded_file *f = &set->files[i];
             if (f->path == NULL || f->data == NULL)
                 return STRATA_EUSAGE;
@@ -68,14 +73,14 @@ int strata__embedded_check(const strata_embedded *set)
 /* The path of file i, without filling in the rest. */
 static const char *path_at(const strata_embedded *set, size_t i)
 {
-    return set->version < 3 ? set->files[i].path
-                            : set->bytes + set->entries[i].path;
+    return by_offsets(set) ? set->bytes + set->entries[i].path
+                           : set->files[i].path;
 }
 
 void strata__embedded_at(const strata_embedded *set, size_t i,
                          strata_embedded_file *out)
 {
-    if (set->version < 3) {
+    if (!by_offsets(set)) {
         *out = set->files[i];
         return;
     }

@@ -436,51 +436,105 @@ Test(startup, embedded_set_of_offsets)
     strata_close(db);
     strata_source_free(src);
 
-    /* Entries that do not fit, unsorted ones, and a table of pointers. */
+    /* The checksums given are the ones used, not worked out again. */
+    static struct v3_bytes fake;
+    fake = bytes;
+    memset(fake.sum_0, 'a', 64);
+    strata_embedded faked = set;
+    faked.bytes = (const char *)&fake;
+    cr_assert_eq(strata_source_from_embedded(&src, &faked), 0);
+    cr_assert_eq(strata_open(&db, env.url, src, NULL), 0);
+    strata_plan *plan = NULL;
+    cr_assert_eq(strata_status(&plan, db), 0, "%s", it_err(db));
+    cr_assert_str_eq(plan->migrations[0]->checksum, fake.sum_0);
+    strata_plan_free(plan);
+    strata_close(db);
+    strata_source_free(src);
+
+    /* Entries that do not fit, or out of order: each case is one change
+     * to the good table, and the good table passes. */
+    static const struct {
+        const char *what;
+        size_t entry, field, value; /* field: 0 path 1 data 2 size 3 sum */
+        size_t cut;                 /* bytes_size = sizeof bytes - cut */
+    } cases[] = {
+        {"a path past the end", 1, 0, sizeof bytes + 5, 0},
+        {"a path at the end", 1, 0, sizeof bytes, 0},
+        /* Past the last NUL, all else fitting: "strata:up\n..." sorts
+         * after "0001_a.up.sql". */
+        {"a path without its NUL", 1, 0, V3_AT(data_1) + 3, 1},
+        {"data past the end", 1, 1, sizeof bytes + 1, 0},
+        {"data at the end", 1, 1, sizeof bytes, 0},
+        {"data without room for its NUL", 1, 2, 63, 0},
+        {"a size that wraps", 1, 2, (size_t)-1, 0},
+        {"a checksum past the end", 0, 3, (size_t)-1, 0},
+        {"a checksum without its NUL", 0, 3, sizeof bytes - 64, 0},
+        {"a repeated path", 0, 0, V3_AT(path_1), 0},
+    };
     strata_embedded_entry bad[2];
     strata_embedded b = set;
     b.entries = bad;
-    struct {
-        const char *what;
-        size_t entry, field, value; /* field: 0 path 1 data 2 size 3 sum */
-        size_t bytes_size;
-    } cases[] = {
-        {"a path past the end", 1, 0, sizeof bytes, sizeof bytes},
-        {"a path without its NUL", 0, 0, V3_AT(path_0), V3_AT(path_0) + 13},
-        {"data past the end", 1, 1, sizeof bytes, sizeof bytes},
-        {"data without room for its NUL", 1, 2, 63, sizeof bytes},
-        {"a size that wraps", 1, 2, (size_t)-1, sizeof bytes},
-        {"a checksum past the end", 0, 3, sizeof bytes - 64, sizeof bytes},
-        {"unsorted", 0, 0, V3_AT(path_1), sizeof bytes},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    for (size_t i = 0; i <= sizeof cases / sizeof cases[0]; i++) {
         memcpy(bad, v3_entries, sizeof bad);
-        size_t *fields[] = {
-            &bad[cases[i].entry].path, &bad[cases[i].entry].data,
-            &bad[cases[i].entry].size, &bad[cases[i].entry].checksum};
-        *fields[cases[i].field] = cases[i].value;
-        b.bytes_size = cases[i].bytes_size;
+        b.bytes_size = sizeof bytes;
+        int control = i == sizeof cases / sizeof cases[0];
+        if (!control) {
+            size_t *fields[] = {
+                &bad[cases[i].entry].path, &bad[cases[i].entry].data,
+                &bad[cases[i].entry].size, &bad[cases[i].entry].checksum};
+            *fields[cases[i].field] = cases[i].value;
+            b.bytes_size -= cases[i].cut;
+            if (cases[i].cut) /* keep the rest of entry 1 inside */
+                bad[1].data = V3_AT(data_0), bad[1].size = 21;
+        }
         src = NULL;
-        cr_assert_eq(strata_source_from_embedded(&src, &b), STRATA_EUSAGE,
-                     "%s: accepted", cases[i].what);
-        cr_assert_null(src);
+        cr_assert_eq(strata_source_from_embedded(&src, &b),
+                     control ? 0 : STRATA_EUSAGE, "%s",
+                     control ? "the good table" : cases[i].what);
+        cr_assert((src != NULL) == control);
+        strata_source_free(src);
     }
-    memcpy(bad, v3_entries, sizeof bad);
-    b.bytes_size = sizeof bytes;
-    cr_assert_eq(strata_source_from_embedded(&src, &b), 0, "the control");
-    strata_source_free(src);
+    bad[0] = v3_entries[1];
+    bad[1] = v3_entries[0];
+    cr_assert_eq(strata_source_from_embedded(&src, &b), STRATA_EUSAGE,
+                 "unsorted: accepted");
+
+    /* A version 3 set may give a table of pointers instead; with neither,
+     * or without its bytes, it is refused. */
     strata_embedded both = set;
     both.files = files;
+    cr_assert_eq(strata_source_from_embedded(&src, &both), 0);
+    strata_source_free(src);
+    cr_assert_eq(strata_embedded_file_at(&both, 0, &f), 0);
+    cr_assert_eq(f.data, v3_bytes.data_0, "read the offsets, not the table");
     strata_embedded no_entries = set;
     no_entries.entries = NULL;
     strata_embedded no_bytes = set;
     no_bytes.bytes = NULL;
     src = NULL;
-    cr_assert_eq(strata_source_from_embedded(&src, &both), STRATA_EUSAGE);
     cr_assert_eq(strata_source_from_embedded(&src, &no_entries), STRATA_EUSAGE);
     cr_assert_eq(strata_source_from_embedded(&src, &no_bytes), STRATA_EUSAGE);
+
+    /* Any known version reads through strata_embedded_file_at(). */
+    strata_embedded v1 = v2;
+    v1.version = 1;
+    cr_assert_eq(strata_embedded_file_at(&v1, 1, &f), 0);
+    cr_assert_eq(f.data, v3_bytes.data_1);
+    v1.version = 0;
+    cr_assert_eq(strata_embedded_file_at(&v1, 0, &f), STRATA_EUSAGE);
+    v1.version = STRATA_EMBED_VERSION + 1;
+    cr_assert_eq(strata_embedded_file_at(&v1, 0, &f), STRATA_EUSAGE);
+
+    /* No files: a source that plans nothing, on a database of its own. */
     strata_embedded empty = {.version = 3, .dir = "m"};
+    char url[256];
+    snprintf(url, sizeof url, "sqlite://%s/empty.db", env.dir);
     cr_assert_eq(strata_source_from_embedded(&src, &empty), 0);
+    strata_result *none = NULL;
+    cr_assert_eq(strata_migrate(&none, url, src, NULL), 0, "%s",
+                 none ? none->error->message : "");
+    cr_assert_eq(none->applied, 0);
+    strata_result_free(none);
     strata_source_free(src);
 }
 #undef V3_AT
