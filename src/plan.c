@@ -292,6 +292,7 @@ int strata__load_runnable(strata__script *out, strata *db,
                       ? db->driver->check_script(db, db->drv, out)
                       : STRATA_OK;
         if (crc != STRATA_OK) {
+            strata__script_locate(out, &db->err);
             strata__err_version(&db->err, m->version);
             strata__script_free(out);
         }

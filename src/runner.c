@@ -443,6 +443,7 @@ static int apply(run *r, const strata__migration *m, strata_direction dir)
     }
     int64_t ms = strata__monotonic_ms() - t0;
     if (rc != STRATA_OK) {
+        strata__script_locate(&s, &db->err);
         emit_migration(r, STRATA_EVENT_MIGRATION_FAIL, m, dir, ms);
     } else {
         emit_migration(r, STRATA_EVENT_MIGRATION_DONE, m, dir, ms);

@@ -273,7 +273,27 @@ void strata__script_free(strata__script *s)
         return;
     free(s->buf);
     free(s->expanded);
+    free(s->map);
     memset(s, 0, sizeof *s);
+}
+
+void strata__script_locate(const strata__script *s, strata__err *err)
+{
+    int k = err->pub.line - s->first_line; /* the section's line, from 0 */
+    if (s->map == NULL || err->pub.column <= 0 || k < 0 ||
+        strcmp(err->file, s->path) != 0)
+        return;
+    size_t off = 0;
+    while (k > 0 && off < s->len)
+        if (s->sql[off++] == '\n')
+            k--;
+    if (k > 0)
+        return;
+    off += (size_t)err->pub.column - 1;
+    if (off > s->len)
+        return;
+    size_t raw = strata__template_raw_offset(s->map, s->nmap, off);
+    err->pub.column = strata__column_of(s->raw, raw);
 }
 
 int strata__script_load(strata__script *out, const strata__migration *m,
@@ -375,8 +395,9 @@ int strata__script_load(strata__script *out, const strata__migration *m,
     s.no_transaction = notx || m->meta_no_tx;
     s.has_sql = strata__sql_has_content(s.sql, s.len);
 
-    rc = strata__template_expand(&expanded, &elen, s.sql, s.len, tctx, s.path,
-                                 s.first_line, err);
+    s.raw = s.sql;
+    rc = strata__template_expand(&expanded, &elen, &s.map, &s.nmap, s.sql,
+                                 s.len, tctx, s.path, s.first_line, err);
     if (rc != 0)
         goto out;
     if (expanded != NULL) {

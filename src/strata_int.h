@@ -263,12 +263,23 @@ long strata__migrations_find(const strata__migrations *list,
 /* ------------------------------------------------------------------------ */
 /* script.c: one script section read, checked and ready to run. */
 
+/* Where a template was expanded: the placeholder at [raw_off, raw_off +
+ * raw_len) of the original text became [off, off + len) of the result. */
+typedef struct strata__expansion {
+    size_t off, len;
+    size_t raw_off, raw_len;
+} strata__expansion;
+
 typedef struct strata__script {
     char *buf;        /* whole file as read; owned */
     char *expanded;   /* templates expanded (owned), or NULL */
     const char *path; /* lent from the migration */
     const char *sql;  /* the section to run (in buf or expanded) */
     size_t len;
+    const char *raw;        /* the section as in the file (in buf) */
+    strata__expansion *map; /* where sql differs from raw, in order;
+                               owned, NULL when not expanded */
+    size_t nmap;
     int first_line;     /* file line on which sql[0] lies */
     int no_transaction; /* -- strata:no-transaction (or metadata.toml) */
     int has_sql;        /* anything besides whitespace, comments and ';' */
@@ -299,6 +310,12 @@ int strata__script_load(strata__script *out, const strata__migration *m,
                         const strata__template_ctx *tctx, strata__err *err);
 void strata__script_free(strata__script *s);
 
+/* When `err` points into this script's file (its path, a line of the
+ * section and a column), moves the column from the expanded text, where
+ * the database counted it, to the file: a placeholder's expansion counts
+ * as the placeholder's first byte. */
+void strata__script_locate(const strata__script *s, strata__err *err);
+
 /* 1 when the leading comment block of an up script (or of a marker file's
  * header and up section) holds `-- strata:no-transaction`. Cheap enough for
  * the directory scan, which has the bytes in hand for the checksum. */
@@ -312,11 +329,19 @@ int strata__sql_has_content(const char *sql, size_t len);
  * into quoted identifiers. Anything else of the form {{ word }} is refused
  * with reason BAD_TEMPLATE and the line (first_line-based) of `path`; other
  * "{{" text is left alone. *out is malloc'ed, NULL when there was nothing to
- * expand. Returns 0, STRATA_EREFUSED or STRATA_ENOMEM.
+ * expand; so is *map, one entry per expansion in order (*nmap of them).
+ * Returns 0, STRATA_EREFUSED or STRATA_ENOMEM.
  */
-int strata__template_expand(char **out, size_t *out_len, const char *sql,
-                            size_t len, const strata__template_ctx *tctx,
-                            const char *path, int first_line, strata__err *err);
+int strata__template_expand(char **out, size_t *out_len,
+                            strata__expansion **map, size_t *nmap,
+                            const char *sql, size_t len,
+                            const strata__template_ctx *tctx, const char *path,
+                            int first_line, strata__err *err);
+
+/* The offset in the original text of byte `off` of the expanded one; a
+ * byte inside an expansion maps to its placeholder's first byte. */
+size_t strata__template_raw_offset(const strata__expansion *map, size_t nmap,
+                                   size_t off);
 
 /* ------------------------------------------------------------------------ */
 /* The handle. */

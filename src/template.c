@@ -7,8 +7,9 @@
  * text. Everything else that merely contains "{{" (JSON in a string literal,
  * say) is left alone. Blanks here are spaces and tabs only, and identifiers
  * from NAME hold no newline, so expansion never moves a line: error lines
- * from the database still point into the file. The text is measured first,
- * then written once, so there is one allocation.
+ * from the database still point into the file. Columns do move, so each
+ * expansion is recorded where it lands, and strata__script_locate() moves
+ * an error's column back. The text is measured first, then written once.
  */
 #include "strata_int.h"
 
@@ -59,12 +60,15 @@ static tmatch match_at(const char *sql, size_t len, size_t i)
     return t;
 }
 
-int strata__template_expand(char **out, size_t *out_len, const char *sql,
-                            size_t len, const strata__template_ctx *tctx,
-                            const char *path, int first_line, strata__err *err)
+int strata__template_expand(char **out, size_t *out_len,
+                            strata__expansion **map, size_t *nmap,
+                            const char *sql, size_t len,
+                            const strata__template_ctx *tctx, const char *path,
+                            int first_line, strata__err *err)
 {
     char *qschema = NULL;
     char *buf = NULL;
+    strata__expansion *at = NULL;
     int rc = STRATA_OK;
     const char *schema = tctx != NULL ? tctx->schema : NULL;
     int qualify = tctx != NULL && tctx->qualify_tables && schema != NULL;
@@ -72,6 +76,8 @@ int strata__template_expand(char **out, size_t *out_len, const char *sql,
 
     *out = NULL;
     *out_len = 0;
+    *map = NULL;
+    *nmap = 0;
     if (schema != NULL) {
         qschema = strata__quote_ident(schema);
         if (qschema == NULL) {
@@ -122,13 +128,15 @@ int strata__template_expand(char **out, size_t *out_len, const char *sql,
     need += 1; /* the last byte the loop above stops short of, if any */
 
     buf = malloc(need + 1);
-    if (buf == NULL) {
+    at = malloc(found * sizeof *at);
+    if (buf == NULL || at == NULL) {
         rc = strata__err_nomem(err);
         goto out;
     }
     /* Pass 2: write. */
     size_t o = 0;
     size_t i = 0;
+    size_t n = 0;
     while (i < len) {
         tmatch t = {T_NONE, 0, 0, 0};
         if (i + 1 < len && sql[i] == '{' && sql[i + 1] == '{')
@@ -137,6 +145,7 @@ int strata__template_expand(char **out, size_t *out_len, const char *sql,
             buf[o++] = sql[i++];
             continue;
         }
+        at[n] = (strata__expansion){o, 0, i, t.end - i};
         if (t.kind == T_SCHEMA) {
             memcpy(buf + o, qschema, qlen);
             o += qlen;
@@ -151,14 +160,34 @@ int strata__template_expand(char **out, size_t *out_len, const char *sql,
             o += t.wlen;
             buf[o++] = '"';
         }
+        at[n].len = o - at[n].off;
+        n++;
         i = t.end;
     }
     buf[o] = '\0';
     *out = buf;
     *out_len = o;
+    *map = at;
+    *nmap = n;
     buf = NULL;
+    at = NULL;
 out:
     free(qschema);
     free(buf);
+    free(at);
     return rc;
+}
+
+size_t strata__template_raw_offset(const strata__expansion *map, size_t nmap,
+                                   size_t off)
+{
+    size_t raw = off; /* before the first expansion, the texts agree */
+    for (size_t k = 0; k < nmap && map[k].off <= off; k++) {
+        const strata__expansion *e = &map[k];
+        if (off < e->off + e->len)
+            return e->raw_off;
+        /* After it, until the next, they agree shifted. */
+        raw = off - (e->off + e->len) + (e->raw_off + e->raw_len);
+    }
+    return raw;
 }

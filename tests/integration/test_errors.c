@@ -583,6 +583,35 @@ Test(errors, syntax_error_column_points_at_the_token)
     strata_close(db);
 }
 
+/* The database counts columns in the expanded text; strata reports them
+ * in the file. {{schema}} (10 bytes) becomes "main" (6): a token after it
+ * would otherwise be reported 4 columns early. */
+Test(errors, column_after_a_template_points_into_the_file)
+{
+    it_mig(&env, "1_bad.sql",
+           "CREATE TABLE {{schema}}.a (x INTEGER); INSERT INTO a VALUES (1) "
+           "oops;\n");
+    strata *db = it_open(&env, NULL);
+    cr_assert_eq(it_up_expect(db, NULL, STRATA_EFAILED), 0);
+    const strata_error *er = strata_last_error(db);
+    cr_assert_eq(er->line, 1, "%s", it_err(db));
+    /* "oops" starts in column 65 of the file. */
+    cr_assert_eq(er->column, 65, "column %d: %s", er->column, it_err(db));
+
+    /* A refusal before anything runs is placed the same way. */
+    it_mig(&env, "1_bad.sql",
+           "CREATE TABLE {{ schema }}.a (x INTEGER); COMMIT;\n");
+    cr_assert_eq(it_up_expect(db, NULL, STRATA_EREFUSED), 0);
+    cr_assert_eq(strata_last_error(db)->column, 42, "%s", it_err(db));
+
+    /* A token inside an expansion points at its placeholder: the second
+     * "main" of SELECT 1 "main" "main" is the error. */
+    it_mig(&env, "1_bad.sql", "SELECT 1 {{schema}} {{schema}};\n");
+    cr_assert_eq(it_up_expect(db, NULL, STRATA_EFAILED), 0);
+    cr_assert_eq(strata_last_error(db)->column, 21, "%s", it_err(db));
+    strata_close(db);
+}
+
 Test(errors, utf8_bom_does_not_shift_lines)
 {
     it_mig(&env, "1_bom.sql",

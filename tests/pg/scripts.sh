@@ -260,4 +260,18 @@ put "$D/002_tpl.sql" 'CREATE TABLE ok(x int);\n\nCREATE TABLE {{shcema}}.t(x int
 refuse "unknown template" 3 "$D/002_tpl.sql:3:"
 assert_contains "unknown template: named" "$ERR" "{{shcema}}"
 
+# The server counts columns in the expanded text ("public" is 8 bytes,
+# {{schema}} 10); the error names the file's column.
+setup tplcol
+put "$D/002_tpl.sql" 'CREATE TABLE {{schema}}.c (x int); SELECT nosuch FROM {{schema}}.c;\n'
+assert_exit 1 "$STRATA" -d "$DBURL" -m "$D" up --json
+json_check "template, then a server error: the file's column" "$OUT" '
+e = d["error"]
+assert e["line"] == 1 and e["column"] == 43, e'
+put "$D/002_tpl.sql" 'CREATE TABLE {{schema}}.c (x int); SELEC 1;\n'
+assert_exit 3 "$STRATA" -d "$DBURL" -m "$D" up --json
+json_check "template, then a syntax error: the file's column" "$OUT" '
+e = d["error"]
+assert e["line"] == 1 and e["column"] == 36, e'
+
 finish

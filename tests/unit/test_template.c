@@ -16,13 +16,27 @@ static void setup(void)
 
 TestSuite(template, .init = setup);
 
+/* strata__template_expand without the map, which map_* below check. */
+static int expand(char **out, size_t *len, const char *sql, size_t n,
+                  const strata__template_ctx *t, const char *path,
+                  int first_line, strata__err *e)
+{
+    strata__expansion *map = (strata__expansion *)1;
+    size_t nmap = 99;
+    int rc = strata__template_expand(out, len, &map, &nmap, sql, n, t, path,
+                                     first_line, e);
+    cr_assert_eq(map == NULL, *out == NULL, "a map without a text");
+    cr_assert_eq(nmap == 0, map == NULL);
+    free(map);
+    return rc;
+}
+
 static void expand_to(const char *sql, const strata__template_ctx *t,
                       const char *want)
 {
     char *out = (char *)1;
     size_t len = 99;
-    int rc = strata__template_expand(&out, &len, sql, strlen(sql), t, "x.sql",
-                                     1, &err);
+    int rc = expand(&out, &len, sql, strlen(sql), t, "x.sql", 1, &err);
     cr_assert_eq(rc, 0, "rc=%d %s", rc, err.pub.message);
     if (want == NULL) {
         cr_assert_null(out, "nothing to expand in [%s]", sql);
@@ -88,8 +102,7 @@ Test(template, lines_are_preserved)
     const char *sql = "A\n{{schema}}\nB {{tables.t}}\nC\n";
     char *out = NULL;
     size_t len = 0;
-    cr_assert_eq(strata__template_expand(&out, &len, sql, strlen(sql), &qual,
-                                         "x.sql", 1, &err),
+    cr_assert_eq(expand(&out, &len, sql, strlen(sql), &qual, "x.sql", 1, &err),
                  0);
     int nl = 0;
     for (size_t i = 0; i < len; i++)
@@ -103,13 +116,11 @@ Test(template, length_is_respected)
     char *out = NULL;
     size_t len = 0;
     /* The placeholder lies beyond len: nothing to expand. */
-    cr_assert_eq(strata__template_expand(&out, &len, "ab{{schema}}", 2, &plain,
-                                         "x.sql", 1, &err),
-                 0);
+    cr_assert_eq(
+        expand(&out, &len, "ab{{schema}}", 2, &plain, "x.sql", 1, &err), 0);
     cr_assert_null(out);
-    cr_assert_eq(strata__template_expand(&out, &len, "{{schema}}zz", 10, &plain,
-                                         "x.sql", 1, &err),
-                 0);
+    cr_assert_eq(
+        expand(&out, &len, "{{schema}}zz", 10, &plain, "x.sql", 1, &err), 0);
     cr_assert_str_eq(out, "\"app\"");
     free(out);
 }
@@ -119,8 +130,8 @@ static void expect_bad(const char *sql, int first_line, int line,
 {
     char *out = (char *)1;
     size_t len = 0;
-    int rc = strata__template_expand(&out, &len, sql, strlen(sql), &plain,
-                                     "dir/7_x.sql", first_line, &err);
+    int rc = expand(&out, &len, sql, strlen(sql), &plain, "dir/7_x.sql",
+                    first_line, &err);
     cr_assert_eq(rc, STRATA_EREFUSED, "[%s] rc=%d", sql, rc);
     cr_assert_null(out);
     cr_assert_eq(err.pub.reason, STRATA_REASON_BAD_TEMPLATE);
@@ -147,13 +158,48 @@ Test(template, schema_needs_a_context)
 {
     char *out = NULL;
     size_t len = 0;
-    cr_assert_eq(strata__template_expand(&out, &len, "{{schema}}", 10, NULL,
-                                         "x.sql", 1, &err),
+    cr_assert_eq(expand(&out, &len, "{{schema}}", 10, NULL, "x.sql", 1, &err),
                  STRATA_EREFUSED);
     cr_assert_eq(err.pub.reason, STRATA_REASON_BAD_TEMPLATE);
-    cr_assert_eq(strata__template_expand(&out, &len, "{{tables.t}}", 12, NULL,
-                                         "x.sql", 1, &err),
+    cr_assert_eq(expand(&out, &len, "{{tables.t}}", 12, NULL, "x.sql", 1, &err),
                  0);
     cr_assert_str_eq(out, "\"t\"");
     free(out);
+}
+
+/* Offsets in the expanded text map back to the file's: verbatim bytes to
+ * themselves, shifted; an expansion to its placeholder's first byte. */
+Test(template, map_back_to_the_file)
+{
+    const char *sql = "SELECT a FROM {{ schema }}.t, {{tables.u}} WHERE";
+    char *out = NULL;
+    size_t len = 0;
+    strata__expansion *map = NULL;
+    size_t nmap = 0;
+    cr_assert_eq(strata__template_expand(&out, &len, &map, &nmap, sql,
+                                         strlen(sql), &qual, "x.sql", 1, &err),
+                 0);
+    cr_assert_str_eq(out, "SELECT a FROM \"app\".t, \"app\".\"u\" WHERE");
+    cr_assert_eq(nmap, 2);
+    cr_assert_eq(map[0].off, 14);
+    cr_assert_eq(map[0].len, 5);
+    cr_assert_eq(map[0].raw_off, 14);
+    cr_assert_eq(map[0].raw_len, 12);
+    cr_assert_eq(map[1].raw_len, 12);
+    /* "SELECT" and what precedes the first placeholder: unchanged. */
+    cr_assert_eq(strata__template_raw_offset(map, nmap, 0), 0);
+    cr_assert_eq(strata__template_raw_offset(map, nmap, 13), 13);
+    /* Inside "app": the placeholder. */
+    cr_assert_eq(strata__template_raw_offset(map, nmap, 16), 14);
+    /* ".t, " after it: shifted by 12 - 5. */
+    const char *t_out = strstr(out, ".t,"), *t_raw = strstr(sql, ".t,");
+    cr_assert_eq(strata__template_raw_offset(map, nmap, (size_t)(t_out - out)),
+                 (size_t)(t_raw - sql));
+    /* "WHERE" after the second. */
+    cr_assert_eq(strata__template_raw_offset(
+                     map, nmap, (size_t)(strstr(out, "WHERE") - out)),
+                 (size_t)(strstr(sql, "WHERE") - sql));
+    cr_assert_eq(strata__template_raw_offset(map, nmap, len), strlen(sql));
+    free(out);
+    free(map);
 }
