@@ -289,9 +289,11 @@ void strata__script_locate(const strata__script *s, strata__err *err)
             k--;
     if (k > 0)
         return;
-    off += (size_t)err->pub.column - 1;
-    if (off > s->len)
+    /* A column past the end of its line is not one the drivers give. */
+    size_t col = (size_t)err->pub.column - 1;
+    if (col > s->len - off || memchr(s->sql + off, '\n', col) != NULL)
         return;
+    off += col;
     size_t raw = strata__template_raw_offset(s->map, s->nmap, off);
     err->pub.column = strata__column_of(s->raw, raw);
 }

@@ -5,9 +5,10 @@
  * blanks, "}}". Known words expand to quoted identifiers; any other word is
  * refused, because a typo such as {{shcema}} must not reach the database as
  * text. Everything else that merely contains "{{" (JSON in a string literal,
- * say) is left alone. Blanks here are spaces and tabs only, and identifiers
- * from NAME hold no newline, so expansion never moves a line: error lines
- * from the database still point into the file. Columns do move, so each
+ * say) is left alone. Blanks here are spaces and tabs only, identifiers
+ * from NAME hold no newline, and a schema name that holds one is refused,
+ * so expansion never moves a line: error lines from the database still
+ * point into the file. Columns do move, so each
  * expansion is recorded where it lands, and strata__script_locate() moves
  * an error's column back. The text is measured first, then written once.
  */
@@ -114,6 +115,21 @@ int strata__template_expand(char **out, size_t *out_len,
                                         "{{tables.NAME}}"
                                       : "set a schema, or write the name "
                                         "out");
+            goto out;
+        }
+        /* A line break in the name would move every later line of the
+         * script away from the file's, and with it every error line. */
+        int uses_schema = t.kind == T_SCHEMA || qualify;
+        if (uses_schema && memchr(qschema, '\n', qlen) != NULL) {
+            int line = first_line + strata__line_of(sql, i) - 1;
+            rc = strata__err_set(err, STRATA_EREFUSED,
+                                 STRATA_REASON_BAD_TEMPLATE,
+                                 "template {{%.*s}} would expand to a name "
+                                 "holding a line break",
+                                 (int)(t.end - i - 4), sql + i + 2);
+            strata__err_where(err, path, line, line, strata__column_of(sql, i));
+            strata__err_hint(err, "use a schema whose name has no line break, "
+                                  "or write the name out");
             goto out;
         }
         found++;

@@ -609,6 +609,26 @@ Test(errors, column_after_a_template_points_into_the_file)
     it_mig(&env, "1_bad.sql", "SELECT 1 {{schema}} {{schema}};\n");
     cr_assert_eq(it_up_expect(db, NULL, STRATA_EFAILED), 0);
     cr_assert_eq(strata_last_error(db)->column, 21, "%s", it_err(db));
+
+    /* In the down section of a marker file, and after a BOM (columns
+     * count from after it, as without a template). */
+    it_mig(&env, "1_bad.sql",
+           "-- strata:up\nCREATE TABLE {{schema}}.a (x INTEGER);\n"
+           "-- strata:down\nDROP TABLE {{schema}}.a; INSERT INTO a VALUES (1) "
+           "oops;\n");
+    cr_assert_eq(it_up_expect(db, NULL, 0), 1);
+    strata_report *rep = NULL;
+    cr_assert_eq(strata_down(&rep, db, NULL), STRATA_EFAILED);
+    strata_report_free(rep);
+    er = strata_last_error(db);
+    cr_assert_eq(er->line, 4, "%s", it_err(db));
+    cr_assert_eq(er->column, 51, "column %d: %s", er->column, it_err(db));
+    it_mig(&env, "2_bom.sql",
+           "\xEF\xBB\xBF"
+           "CREATE TABLE {{schema}}.b (x INTEGER); INSERT INTO b VALUES (1) "
+           "oops;\n");
+    cr_assert_eq(it_up_expect(db, NULL, STRATA_EFAILED), 0);
+    cr_assert_eq(strata_last_error(db)->column, 65, "%s", it_err(db));
     strata_close(db);
 }
 

@@ -203,3 +203,70 @@ Test(template, map_back_to_the_file)
     free(out);
     free(map);
 }
+
+/* A schema name with a line break would move the lines after it. */
+Test(template, schema_with_a_line_break_refused)
+{
+    const strata__template_ctx nl = {"a\nb", 0}, nlq = {"a\nb", 1};
+    char *out = NULL;
+    size_t len = 0;
+    cr_assert_eq(expand(&out, &len, "X\n{{schema}}", 12, &nl, "x.sql", 1, &err),
+                 STRATA_EREFUSED);
+    cr_assert_eq(err.pub.reason, STRATA_REASON_BAD_TEMPLATE);
+    cr_assert_eq(err.pub.line, 2);
+    cr_assert_not_null(strstr(err.pub.message, "line break"));
+    cr_assert_eq(expand(&out, &len, "{{tables.t}}", 12, &nlq, "x.sql", 1, &err),
+                 STRATA_EREFUSED);
+    /* Unqualified, the table's name alone is written: no line break. */
+    cr_assert_eq(expand(&out, &len, "{{tables.t}}", 12, &nl, "x.sql", 1, &err),
+                 0);
+    cr_assert_str_eq(out, "\"t\"");
+    free(out);
+}
+
+/* strata__script_locate moves a column that points into the script's
+ * expanded text, and leaves every other error as it is. */
+Test(template, locate_moves_columns_into_the_file)
+{
+    static const char raw[] = "SELECT {{schema}} x;\nSELECT 1 {{schema}} "
+                              "{{schema}};\n";
+    strata__script s;
+    memset(&s, 0, sizeof s);
+    char *out = NULL;
+    cr_assert_eq(strata__template_expand(&out, &s.len, &s.map, &s.nmap, raw,
+                                         sizeof raw - 1, &plain, "f.sql", 5,
+                                         &err),
+                 0);
+    cr_assert_str_eq(out, "SELECT \"app\" x;\nSELECT 1 \"app\" \"app\";\n");
+    s.sql = out;
+    s.raw = raw;
+    s.path = "f.sql";
+    s.first_line = 5; /* the section starts on the file's line 5 */
+
+    struct {
+        const char *file;
+        int line, column, want;
+    } cases[] = {
+        {"f.sql", 5, 14, 19}, /* "x" after the first expansion */
+        {"f.sql", 6, 17, 21}, /* inside the second "app" of line 6 */
+        {"f.sql", 6, 21, 31}, /* the ";" after it */
+        {"f.sql", 6, 1, 1},   /* before any expansion */
+        {"f.sql", 5, 0, 0},   /* no column */
+        {"g.sql", 5, 16, 16}, /* another file */
+        {"f.sql", 4, 16, 16}, /* a line before the section */
+        {"f.sql", 8, 1, 1},   /* a line after it */
+        {"f.sql", 5, 40, 40}, /* past the end of its line */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        strata__err e;
+        strata__err_clear(&e);
+        strata__err_where(&e, cases[i].file, cases[i].line, cases[i].line,
+                          cases[i].column);
+        strata__script_locate(&s, &e);
+        cr_assert_eq(e.pub.column, cases[i].want, "case %zu: column %d", i,
+                     e.pub.column);
+        cr_assert_eq(e.pub.line, cases[i].line);
+    }
+    free(out);
+    free(s.map);
+}
