@@ -583,32 +583,38 @@ Test(errors, syntax_error_column_points_at_the_token)
     strata_close(db);
 }
 
+/* Writes migration `file`, runs up expecting `rc`, and checks that the
+ * error names the file's line and column. */
+static void up_places_error(strata *db, const char *file, const char *text,
+                            int rc, int line, int column)
+{
+    it_mig(&env, file, text);
+    cr_assert_eq(it_up_expect(db, NULL, rc), 0, "%s", file);
+    const strata_error *er = strata_last_error(db);
+    cr_assert_eq(er->line, line, "[%s] %s", text, it_err(db));
+    cr_assert_eq(er->column, column, "[%s] column %d: %s", text, er->column,
+                 it_err(db));
+}
+
 /* The database counts columns in the expanded text; strata reports them
  * in the file. {{schema}} (10 bytes) becomes "main" (6): a token after it
  * would otherwise be reported 4 columns early. */
 Test(errors, column_after_a_template_points_into_the_file)
 {
-    it_mig(&env, "1_bad.sql",
-           "CREATE TABLE {{schema}}.a (x INTEGER); INSERT INTO a VALUES (1) "
-           "oops;\n");
     strata *db = it_open(&env, NULL);
-    cr_assert_eq(it_up_expect(db, NULL, STRATA_EFAILED), 0);
-    const strata_error *er = strata_last_error(db);
-    cr_assert_eq(er->line, 1, "%s", it_err(db));
     /* "oops" starts in column 65 of the file. */
-    cr_assert_eq(er->column, 65, "column %d: %s", er->column, it_err(db));
-
+    up_places_error(db, "1_bad.sql",
+                    "CREATE TABLE {{schema}}.a (x INTEGER); INSERT INTO a "
+                    "VALUES (1) oops;\n",
+                    STRATA_EFAILED, 1, 65);
     /* A refusal before anything runs is placed the same way. */
-    it_mig(&env, "1_bad.sql",
-           "CREATE TABLE {{ schema }}.a (x INTEGER); COMMIT;\n");
-    cr_assert_eq(it_up_expect(db, NULL, STRATA_EREFUSED), 0);
-    cr_assert_eq(strata_last_error(db)->column, 42, "%s", it_err(db));
-
+    up_places_error(db, "1_bad.sql",
+                    "CREATE TABLE {{ schema }}.a (x INTEGER); COMMIT;\n",
+                    STRATA_EREFUSED, 1, 42);
     /* A token inside an expansion points at its placeholder: the second
      * "main" of SELECT 1 "main" "main" is the error. */
-    it_mig(&env, "1_bad.sql", "SELECT 1 {{schema}} {{schema}};\n");
-    cr_assert_eq(it_up_expect(db, NULL, STRATA_EFAILED), 0);
-    cr_assert_eq(strata_last_error(db)->column, 21, "%s", it_err(db));
+    up_places_error(db, "1_bad.sql", "SELECT 1 {{schema}} {{schema}};\n",
+                    STRATA_EFAILED, 1, 21);
 
     /* In the down section of a marker file, and after a BOM (columns
      * count from after it, as without a template). */
@@ -620,15 +626,14 @@ Test(errors, column_after_a_template_points_into_the_file)
     strata_report *rep = NULL;
     cr_assert_eq(strata_down(&rep, db, NULL), STRATA_EFAILED);
     strata_report_free(rep);
-    er = strata_last_error(db);
+    const strata_error *er = strata_last_error(db);
     cr_assert_eq(er->line, 4, "%s", it_err(db));
     cr_assert_eq(er->column, 51, "column %d: %s", er->column, it_err(db));
-    it_mig(&env, "2_bom.sql",
-           "\xEF\xBB\xBF"
-           "CREATE TABLE {{schema}}.b (x INTEGER); INSERT INTO b VALUES (1) "
-           "oops;\n");
-    cr_assert_eq(it_up_expect(db, NULL, STRATA_EFAILED), 0);
-    cr_assert_eq(strata_last_error(db)->column, 65, "%s", it_err(db));
+    up_places_error(db, "2_bom.sql",
+                    "\xEF\xBB\xBF"
+                    "CREATE TABLE {{schema}}.b (x INTEGER); INSERT INTO b "
+                    "VALUES (1) oops;\n",
+                    STRATA_EFAILED, 1, 65);
     strata_close(db);
 }
 
