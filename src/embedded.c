@@ -114,6 +114,16 @@ int strata__embedded_find(const strata_embedded *set, const char *path,
     return 0;
 }
 
+int strata__embedded_get(const strata_embedded *set, const char *path,
+                         strata_embedded_file *out, strata__err *err)
+{
+    if (strata__embedded_find(set, path, out))
+        return STRATA_OK;
+    strata__err_where(err, path, 0, 0, 0);
+    return strata__err_set(err, STRATA_EUSAGE, STRATA_REASON_IO,
+                           "%s is not in the embedded set", path);
+}
+
 int strata_embedded_file_at(const strata_embedded *set, size_t i,
                             strata_embedded_file *file)
 {

@@ -329,15 +329,14 @@ int strata__script_load(strata__script *out, const strata__migration *m,
 
     size_t len = 0;
     strata_embedded_file emb;
-    if (set != NULL && !strata__embedded_find(set, s.path, &emb)) {
-        strata__err_where(err, s.path, 0, 0, 0);
-        rc = strata__err_set(err, STRATA_EUSAGE, STRATA_REASON_IO,
-                             "%s is not in the embedded set", s.path);
-    } else if (set != NULL) {
+    if (set != NULL) {
         /* Embedded: a copy, since the section is cut out of it in place. */
-        s.buf = strata__strndup(emb.data, emb.size);
-        len = emb.size;
-        rc = s.buf != NULL ? STRATA_OK : strata__err_nomem(err);
+        rc = strata__embedded_get(set, s.path, &emb, err);
+        if (rc == STRATA_OK) {
+            s.buf = strata__strndup(emb.data, emb.size);
+            len = emb.size;
+            rc = s.buf != NULL ? STRATA_OK : strata__err_nomem(err);
+        }
     } else {
         rc = strata__read_file(&s.buf, &len, s.path, err);
     }

@@ -125,11 +125,9 @@ static int src_read(const scan_src *s, const char *path, const char **data,
     if (s->src->emb != NULL) {
         strata_embedded_file one;
         strata_embedded_file *f = file != NULL ? file : &one;
-        if (!strata__embedded_find(s->src->emb, path, f)) {
-            strata__err_where(err, path, 0, 0, 0);
-            return strata__err_set(err, STRATA_EUSAGE, STRATA_REASON_IO,
-                                   "%s is not in the embedded set", path);
-        }
+        int rc = strata__embedded_get(s->src->emb, path, f, err);
+        if (rc != STRATA_OK)
+            return rc;
         *data = f->data;
         *len = f->size;
         return STRATA_OK;

@@ -118,6 +118,11 @@ void strata__embedded_at(const strata_embedded *set, size_t i,
 int strata__embedded_find(const strata_embedded *set, const char *path,
                           strata_embedded_file *out);
 
+/* The same, or STRATA_EUSAGE (reason IO, `path` in err) when the set
+ * lacks it: a path the scan did not take from this set. */
+int strata__embedded_get(const strata_embedded *set, const char *path,
+                         strata_embedded_file *out, strata__err *err);
+
 /* ------------------------------------------------------------------------ */
 /* version.c: versions are digit strings of any length. */
 

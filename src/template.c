@@ -61,6 +61,30 @@ static tmatch match_at(const char *sql, size_t len, size_t i)
     return t;
 }
 
+/* Why placeholder `t` cannot expand, as a format taking its text, with
+ * what to do in *hint; NULL when it can. */
+static const char *refusal(const tmatch *t, const char *qschema, size_t qlen,
+                           int qualify, const char **hint)
+{
+    if (t->kind == T_UNKNOWN) {
+        *hint = "the templates are {{schema}} and {{tables.NAME}}";
+        return "unknown template {{%.*s}}";
+    }
+    if (t->kind == T_SCHEMA && qschema == NULL) {
+        *hint = "set a schema, or write the name out";
+        return "template {{%.*s}} but no schema is set";
+    }
+    /* A line break in the name would move every later line of the script
+     * away from the file's, and with it every error line. */
+    if ((t->kind == T_SCHEMA || qualify) && memchr(qschema, '\n', qlen)) {
+        *hint = "use a schema whose name has no line break, or write the "
+                "name out";
+        return "template {{%.*s}} would expand to a name holding a line "
+               "break";
+    }
+    return NULL;
+}
+
 int strata__template_expand(char **out, size_t *out_len,
                             strata__expansion **map, size_t *nmap,
                             const char *sql, size_t len,
@@ -101,35 +125,15 @@ int strata__template_expand(char **out, size_t *out_len,
             need++;
             continue;
         }
-        if (t.kind == T_UNKNOWN || (t.kind == T_SCHEMA && qschema == NULL)) {
-            int line = first_line + strata__line_of(sql, i) - 1;
-            rc = strata__err_set(
-                err, STRATA_EREFUSED, STRATA_REASON_BAD_TEMPLATE,
-                t.kind == T_UNKNOWN ? "unknown template {{%.*s}}"
-                                    : "template {{%.*s}} but no schema is "
-                                      "set",
-                (int)(t.end - i - 4), sql + i + 2);
-            strata__err_where(err, path, line, line, strata__column_of(sql, i));
-            strata__err_hint(err, t.kind == T_UNKNOWN
-                                      ? "the templates are {{schema}} and "
-                                        "{{tables.NAME}}"
-                                      : "set a schema, or write the name "
-                                        "out");
-            goto out;
-        }
-        /* A line break in the name would move every later line of the
-         * script away from the file's, and with it every error line. */
-        int uses_schema = t.kind == T_SCHEMA || qualify;
-        if (uses_schema && memchr(qschema, '\n', qlen) != NULL) {
+        const char *hint;
+        const char *why = refusal(&t, qschema, qlen, qualify, &hint);
+        if (why != NULL) {
             int line = first_line + strata__line_of(sql, i) - 1;
             rc = strata__err_set(err, STRATA_EREFUSED,
-                                 STRATA_REASON_BAD_TEMPLATE,
-                                 "template {{%.*s}} would expand to a name "
-                                 "holding a line break",
+                                 STRATA_REASON_BAD_TEMPLATE, why,
                                  (int)(t.end - i - 4), sql + i + 2);
             strata__err_where(err, path, line, line, strata__column_of(sql, i));
-            strata__err_hint(err, "use a schema whose name has no line break, "
-                                  "or write the name out");
+            strata__err_hint(err, "%s", hint);
             goto out;
         }
         found++;
