@@ -62,6 +62,7 @@ struct cli_ctx {
     const char *schema;
     int statement_timeout_ms; /* 0 = none */
     int lock_wait_ms;         /* 0 = none */
+    int connect_wait_ms;      /* 0 = none */
     int json;
     int log_json; /* --log-format json: events as JSON lines on stderr */
     int quiet;

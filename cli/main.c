@@ -79,6 +79,7 @@ enum {
     OPT_SCHEMA,
     OPT_STATEMENT_TIMEOUT,
     OPT_LOCK_WAIT,
+    OPT_CONNECT_WAIT,
     OPT_LOG_FORMAT,
     OPT_JSON,
     OPT_VERSION
@@ -95,6 +96,7 @@ const struct option cli_global_options[] = {
     {"schema", required_argument, NULL, OPT_SCHEMA},
     {"statement-timeout", required_argument, NULL, OPT_STATEMENT_TIMEOUT},
     {"lock-wait", required_argument, NULL, OPT_LOCK_WAIT},
+    {"connect-wait", required_argument, NULL, OPT_CONNECT_WAIT},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"json", no_argument, NULL, OPT_JSON},
     {"quiet", no_argument, NULL, 'q'},
@@ -134,6 +136,9 @@ static const char global_text[] =
     "      --statement-timeout SECONDS\n"
     "                          PostgreSQL: statement_timeout for migrations\n"
     "      --lock-wait SECONDS PostgreSQL: lock_timeout for migrations\n"
+    "      --connect-wait SECONDS\n"
+    "                          PostgreSQL: wait this long for a server that\n"
+    "                          does not accept connections yet (default: 0)\n"
     "      --json              print one JSON document on stdout\n"
     "      --log-format FORMAT text (default: progress with -v) or json: "
     "every\n"
@@ -248,6 +253,8 @@ int cli_global_option(cli_ctx *ctx, int opt, const char *arg)
                        &ctx->statement_timeout_ms);
     case OPT_LOCK_WAIT:
         return seconds(ctx, "--lock-wait", arg, &ctx->lock_wait_ms);
+    case OPT_CONNECT_WAIT:
+        return seconds(ctx, "--connect-wait", arg, &ctx->connect_wait_ms);
     case OPT_LOG_FORMAT:
         if (strcmp(arg, "json") != 0 && strcmp(arg, "text") != 0)
             return usage_error(ctx, "--log-format is text or json, not '%s'",
@@ -468,6 +475,7 @@ int cli_open(cli_ctx *ctx, unsigned int need)
     opts.schema = ctx->schema;
     opts.statement_timeout_ms = ctx->statement_timeout_ms;
     opts.lock_wait_ms = ctx->lock_wait_ms;
+    opts.connect_wait_ms = ctx->connect_wait_ms;
     opts.on_event = cli_on_event;
     opts.event_payload = ctx;
     opts.applied_by = NULL; /* the library records user@host itself */

@@ -314,7 +314,9 @@ STRATA_EXTERN STRATA_WARN_UNUSED int strata_embed(char **out, strata *db,
 /* ------------------------------------------------------------------------ */
 /* The handle                                                                */
 
-#define STRATA_OPTIONS_VERSION 1
+/* 2 added connect_wait_ms; a struct of version 1 (without it) is still
+ * accepted, and read no further than its last field. */
+#define STRATA_OPTIONS_VERSION 2
 
 typedef struct strata_options {
     unsigned int version;     /* STRATA_OPTIONS_VERSION */
@@ -337,11 +339,20 @@ typedef struct strata_options {
     int lock_wait_ms;         /* PostgreSQL lock_timeout for each
                                  migration's statements: how long one may
                                  wait behind application traffic; 0 = none */
+    /* Since version 2. */
+    int connect_wait_ms; /* PostgreSQL: how long strata_open() waits for a
+                            server that does not accept connections yet (no
+                            server answers, or it answers that it is
+                            starting up, shutting down or recovering), as
+                            replicas booting beside their database do; 0 =
+                            none. Any other refusal (a wrong password, no
+                            such database) fails at once. SQLite: unused */
 } strata_options;
 
 #define STRATA_OPTIONS_INIT                                                    \
     {                                                                          \
-        STRATA_OPTIONS_VERSION, NULL, NULL, -1, NULL, NULL, NULL, NULL, 0, 0   \
+        STRATA_OPTIONS_VERSION, NULL, NULL, -1, NULL, NULL, NULL, NULL, 0, 0,  \
+            0                                                                  \
     }
 
 /* Fills `opts` with the defaults, as STRATA_OPTIONS_INIT does. */
@@ -363,8 +374,14 @@ STRATA_EXTERN void strata_options_init(strata_options *opts);
  * so the caller can read strata_last_error(); it must always be closed with
  * strata_close(). Only on STRATA_ENOMEM may *out be NULL.
  *
+ * With opts->connect_wait_ms, a PostgreSQL server that does not accept
+ * connections yet is asked again (after 0.1 s, doubling up to 1 s) until it
+ * does or the time is up, with a STRATA_LOG_INFO event when the wait
+ * begins and every 10 s of it; then strata_open() connects as without.
+ *
  * Fails with STRATA_EUSAGE (bad URL or option), STRATA_ECONNECT (cannot open,
- * or not a database), STRATA_ENOMEM.
+ * or not a database; on PostgreSQL also when the wait ran out),
+ * STRATA_ENOMEM.
  */
 STRATA_EXTERN STRATA_WARN_UNUSED int strata_open(strata **out, const char *url,
                                                  const strata_source *source,

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <pwd.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -183,15 +184,30 @@ static int valid_name(const char *s, size_t max)
     return 1;
 }
 
-static int set_options(strata *db, const strata_options *opts)
+int strata__options_copy(strata_options *dst, const strata_options *src)
 {
     strata_options def = STRATA_OPTIONS_INIT;
-    if (opts == NULL)
-        opts = &def;
-    if (opts->version != STRATA_OPTIONS_VERSION)
+    *dst = def;
+    if (src == NULL)
+        return STRATA_OK;
+    if (src->version == 1)
+        memcpy(dst, src, offsetof(strata_options, connect_wait_ms));
+    else if (src->version == STRATA_OPTIONS_VERSION)
+        *dst = *src;
+    else
+        return STRATA_EUSAGE;
+    dst->version = STRATA_OPTIONS_VERSION;
+    return STRATA_OK;
+}
+
+static int set_options(strata *db, const strata_options *given)
+{
+    strata_options all;
+    if (strata__options_copy(&all, given) != STRATA_OK)
         return strata__err_set(
             &db->err, STRATA_EUSAGE, STRATA_REASON_BAD_OPTION,
-            "options version %u is not supported", opts->version);
+            "options version %u is not supported", given->version);
+    const strata_options *opts = &all;
     const char *module = opts->module ? opts->module : "default";
     const char *table = opts->table ? opts->table : "strata_migrations";
     if (!valid_name(module, 200)) {
@@ -219,6 +235,7 @@ static int set_options(strata *db, const strata_options *opts)
     db->statement_timeout_ms =
         opts->statement_timeout_ms > 0 ? opts->statement_timeout_ms : 0;
     db->lock_wait_ms = opts->lock_wait_ms > 0 ? opts->lock_wait_ms : 0;
+    db->connect_wait_ms = opts->connect_wait_ms > 0 ? opts->connect_wait_ms : 0;
     if (opts->schema != NULL) {
         if (!valid_name(opts->schema, 63)) {
             strata__err_set(&db->err, STRATA_EUSAGE, STRATA_REASON_BAD_OPTION,
@@ -240,10 +257,17 @@ static int set_options(strata *db, const strata_options *opts)
 int strata_open(strata **out, const char *url, const strata_source *source,
                 const strata_options *opts)
 {
+    return strata__open(out, url, source, opts, NULL);
+}
+
+int strata__open(strata **out, const char *url, const strata_source *source,
+                 const strata_options *opts, const atomic_int *cancel)
+{
     strata *db = calloc(1, sizeof *db);
     *out = db;
     if (db == NULL)
         return STRATA_ENOMEM;
+    db->cancel = cancel;
     strata__err_clear(&db->err);
     int rc = set_options(db, opts);
     if (rc != STRATA_OK)

@@ -91,9 +91,7 @@ static int migrate(strata_result **out, const char *url,
     if (source == NULL) {
         rc = STRATA_EUSAGE;
     } else {
-        rc = strata_open(&db, url, source, opts);
-        if (db != NULL)
-            db->cancel = cancel;
+        rc = strata__open(&db, url, source, opts, cancel);
         if (rc == STRATA_OK)
             rc = strata_up(&box->report, db, NULL);
     }
@@ -207,8 +205,10 @@ static void run_release(strata_run *run)
 static int copy_inputs(strata_run *run, const char *url,
                        const strata_source *source, const strata_options *opts)
 {
-    strata_options def = STRATA_OPTIONS_INIT;
-    run->opts = opts != NULL ? *opts : def;
+    /* A struct of an older version is shorter: read no further than it. An
+     * unknown version is kept, for the run's strata_open() to refuse. */
+    if (strata__options_copy(&run->opts, opts) != STRATA_OK)
+        run->opts.version = opts->version;
     if (url != NULL && (run->url = strata__strdup(url)) == NULL)
         return STRATA_ENOMEM;
     if (source != NULL) {

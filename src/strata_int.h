@@ -373,9 +373,20 @@ struct strata {
     int lock_timeout_ms;
     int statement_timeout_ms;
     int lock_wait_ms;
+    int connect_wait_ms;
     strata_event_cb on_event;
     void *event_payload;
 };
+
+/* handle.c: strata_open() with the cancel flag of a strata_run, which also
+ * ends a wait for the server (STRATA_ECANCELLED). */
+int strata__open(strata **out, const char *url, const strata_source *source,
+                 const strata_options *opts, const atomic_int *cancel);
+
+/* handle.c: *dst = the options `src` gives, of any accepted version, the
+ * fields it lacks at their defaults (NULL src: all defaults). Returns
+ * STRATA_EUSAGE, with *dst the defaults, for an unknown version. */
+int strata__options_copy(strata_options *dst, const strata_options *src);
 
 /* handle.c: who applies, as the tracking rows record it: the option, else
  * "user@host", looked up on first use and kept by the handle. NULL when out

@@ -33,6 +33,7 @@
     X(PQnfields)                                                               \
     X(PQntuples)                                                               \
     X(PQpass)                                                                  \
+    X(PQpingParams)                                                            \
     X(PQpipelineSync)                                                          \
     X(PQputCopyData)                                                           \
     X(PQputCopyEnd)                                                            \
@@ -83,6 +84,7 @@ extern strata__libpq strata__libpq_api;
 #define PQnfields STRATA__LIBPQ_CALL(PQnfields)
 #define PQntuples STRATA__LIBPQ_CALL(PQntuples)
 #define PQpass STRATA__LIBPQ_CALL(PQpass)
+#define PQpingParams STRATA__LIBPQ_CALL(PQpingParams)
 #define PQpipelineSync STRATA__LIBPQ_CALL(PQpipelineSync)
 #define PQputCopyData STRATA__LIBPQ_CALL(PQputCopyData)
 #define PQputCopyEnd STRATA__LIBPQ_CALL(PQputCopyEnd)

@@ -32,6 +32,7 @@
 #include "driver.h"
 #include "pg_digest.h"
 #include "pg_proof.h"
+#include "pg_wait.h"
 #include "pgsql.h"
 
 #define STRATA__LIBPQ_CALLS
@@ -271,27 +272,41 @@ static int pg_open(strata *db, void *vst, const strata__url *url)
     PQconninfoFree(parsed);
     const char *keys[] = {"dbname", "fallback_application_name", NULL};
     const char *vals[] = {full, "strata", NULL};
-    st->conn = PQconnectdbParams(keys, vals, 1);
-    if (st->conn == NULL)
-        return strata__err_nomem(&db->err);
-    const char *pw = PQpass(st->conn);
-    if (pw != NULL && pw[0] != '\0') {
+    char *shown = pg_display_url(full);
+    int64_t waited = 0;
+    int rc =
+        strata__pg_wait(db, keys, vals, shown ? shown : "the URL", &waited);
+    if (rc == STRATA_OK) {
+        st->conn = PQconnectdbParams(keys, vals, 1);
+        rc = st->conn == NULL ? strata__err_nomem(&db->err) : STRATA_OK;
+    }
+    const char *pw = st->conn != NULL ? PQpass(st->conn) : NULL;
+    if (rc == STRATA_OK && pw != NULL && pw[0] != '\0') {
         st->password = strata__strdup(pw);
         if (st->password == NULL)
-            return strata__err_nomem(&db->err);
+            rc = strata__err_nomem(&db->err);
     }
-    if (PQstatus(st->conn) != CONNECTION_OK) {
-        char *shown = pg_display_url(full);
+    if (rc == STRATA_OK && PQstatus(st->conn) != CONNECTION_OK) {
+        char waited_text[48] = "";
+        if (waited > 0)
+            snprintf(waited_text, sizeof waited_text, " after waiting %.1f s",
+                     (double)waited / 1000.0);
         pg_error(db, st, NULL, STRATA_ECONNECT, NULL);
         strata__err_set(&db->err, STRATA_ECONNECT, STRATA_REASON_NONE,
-                        "cannot connect to %s: %s", shown ? shown : "database",
+                        "cannot connect to %s%s: %s",
+                        shown ? shown : "database", waited_text,
                         db->err.db_message);
-        free(shown);
-        strata__err_hint(&db->err, "check that the server runs and accepts "
-                                   "this user; libpq also reads PGHOST, "
-                                   "PGPASSWORD and ~/.pgpass");
-        return STRATA_ECONNECT;
+        strata__err_hint(&db->err,
+                         "check that the server runs and accepts this user "
+                         "(libpq also reads PGHOST, PGPASSWORD and "
+                         "~/.pgpass); to wait for a server that is still "
+                         "starting, give %s--connect-wait SECONDS",
+                         waited > 0 ? "a longer " : "");
+        rc = STRATA_ECONNECT;
     }
+    free(shown);
+    if (rc != STRATA_OK)
+        return rc;
     PQsetNoticeReceiver(st->conn, notice, db);
     return STRATA_OK;
 }

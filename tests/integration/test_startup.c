@@ -670,3 +670,65 @@ Test(startup, embedded_state_digest_answers_a_start)
     cr_assert_eq(strata_source_from_embedded(&src, &headless), STRATA_EUSAGE);
     cr_assert_eq(strata_source_from_embedded(&src, &later), STRATA_EUSAGE);
 }
+
+/* The wait for a PostgreSQL server that does not answer ends at a cancel,
+ * not when its time runs out (no server: a socket directory of our own
+ * where none listens). */
+Test(startup, cancel_ends_a_wait_for_the_server)
+{
+    char url[600];
+    snprintf(url, sizeof url, "postgresql:///x?host=%s&port=5432", env.dir);
+    strata_options o = STRATA_OPTIONS_INIT;
+    o.connect_wait_ms = 600000;
+    strata_source *src = dir_source();
+    strata_run *run = NULL;
+    cr_assert_eq(strata_run_start(&run, url, src, &o, NULL, NULL), 0);
+    strata_source_free(src);
+    cr_assert_eq(strata_run_wait(run, 300), 0, "the run ended at once");
+    strata_run_cancel(run);
+    cr_assert_eq(strata_run_wait(run, 30000), 1, "the cancel ended the wait");
+    const strata_result *res = strata_run_result(run);
+    cr_assert_eq(res->code, STRATA_ECANCELLED, "%d: %s", res->code,
+                 res->error->message);
+    cr_assert(strstr(res->error->message, "waiting for the server") != NULL,
+              "%s", res->error->message);
+    strata_run_free(run);
+}
+
+/* A program built against version 1 of the options passes a struct that
+ * ends before connect_wait_ms: nothing past its end is read (AddressSanitizer
+ * watches the exact allocation), for a handle and for a run alike. */
+Test(startup, options_of_version_1_are_read_to_their_end)
+{
+    it_mig(&env, "1_a.sql", "CREATE TABLE a (x INTEGER);\n");
+    size_t v1 = offsetof(strata_options, connect_wait_ms);
+    strata_options full = STRATA_OPTIONS_INIT;
+    full.version = 1;
+    full.module = "old";
+    void *bytes = malloc(v1);
+    cr_assert_not_null(bytes);
+    memcpy(bytes, &full, v1);
+    const strata_options *o = bytes;
+    strata_source *src = dir_source();
+    strata *db = NULL;
+    cr_assert_eq(strata_open(&db, env.url, src, o), STRATA_OK);
+    strata_close(db);
+    strata_run *run = NULL;
+    cr_assert_eq(strata_run_start(&run, env.url, src, o, NULL, NULL), 0);
+    cr_assert_eq(strata_run_wait(run, -1), 1);
+    cr_assert_eq(strata_run_result(run)->code, STRATA_OK, "%s",
+                 strata_run_result(run)->error->message);
+    strata_run_free(run);
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM strata_migrations WHERE "
+                           "module = 'old'",
+                           0),
+                 1);
+    full.version = 3;
+    memcpy(bytes, &full, v1);
+    cr_assert_eq(strata_open(&db, env.url, src, o), STRATA_EUSAGE);
+    cr_assert(strstr(strata_last_error(db)->message, "version 3") != NULL);
+    strata_close(db);
+    strata_source_free(src);
+    free(bytes);
+}
