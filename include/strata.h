@@ -72,8 +72,9 @@ typedef enum strata_code {
     STRATA_ECONNECT = -5,
     /* Out of memory. [1] */
     STRATA_ENOMEM = -6,
-    /* The run was cancelled (strata_run_cancel()) between two migrations;
-     * every migration it applied is complete and recorded. [1] */
+    /* The run was cancelled (strata_run_cancel()) between two migrations,
+     * or while it waited for the server (connect_wait_ms); every migration
+     * it applied is complete and recorded. [1] */
     STRATA_ECANCELLED = -7
 } strata_code;
 
@@ -341,12 +342,16 @@ typedef struct strata_options {
                                  wait behind application traffic; 0 = none */
     /* Since version 2. */
     int connect_wait_ms; /* PostgreSQL: how long strata_open() waits for a
-                            server that does not accept connections yet (no
-                            server answers, or it answers that it is
-                            starting up, shutting down or recovering), as
-                            replicas booting beside their database do; 0 =
-                            none. Any other refusal (a wrong password, no
-                            such database) fails at once. SQLite: unused */
+                            server that does not accept connections yet, as
+                            replicas booting beside their database do: it
+                            cannot be reached (nothing listens, the host
+                            name does not resolve, or the connection fails
+                            before the server answers, SSL included), or it
+                            answers that it is starting up, shutting down or
+                            recovering; 0 = none. A server that answers
+                            anything else (a wrong password, no such
+                            database, too many clients) fails at once.
+                            SQLite: unused */
 } strata_options;
 
 #define STRATA_OPTIONS_INIT                                                    \
@@ -355,8 +360,14 @@ typedef struct strata_options {
             0                                                                  \
     }
 
-/* Fills `opts` with the defaults, as STRATA_OPTIONS_INIT does. */
-STRATA_EXTERN void strata_options_init(strata_options *opts);
+/* Fills `opts` with the defaults, as STRATA_OPTIONS_INIT does. A macro, as
+ * zlib's deflateInit() is, so that the library writes no more than the
+ * struct the program was built with: `size` is its size, and a struct of
+ * version 1 (programs built before connect_wait_ms existed call a function
+ * of this name, which fills version 1) gets version 1. */
+STRATA_EXTERN void strata_options_init_sized(strata_options *opts, size_t size);
+#define strata_options_init(opts)                                              \
+    strata_options_init_sized((opts), sizeof *(opts))
 
 /*
  * Opens a handle on the database at `url` with migrations from `source`.
@@ -374,10 +385,12 @@ STRATA_EXTERN void strata_options_init(strata_options *opts);
  * so the caller can read strata_last_error(); it must always be closed with
  * strata_close(). Only on STRATA_ENOMEM may *out be NULL.
  *
- * With opts->connect_wait_ms, a PostgreSQL server that does not accept
- * connections yet is asked again (after 0.1 s, doubling up to 1 s) until it
- * does or the time is up, with a STRATA_LOG_INFO event when the wait
- * begins and every 10 s of it; then strata_open() connects as without.
+ * With opts->connect_wait_ms, a PostgreSQL server is asked whether it
+ * accepts connections (PQpingParams()), at once and then after 0.1 s,
+ * doubling up to 1 s, until it does or the time is up, each ask bounded by
+ * the time left (and by the URL's connect_timeout); a STRATA_LOG_INFO event
+ * says when the wait begins, every 10 s of it, and when the server
+ * answers. Then strata_open() connects as without.
  *
  * Fails with STRATA_EUSAGE (bad URL or option), STRATA_ECONNECT (cannot open,
  * or not a database; on PostgreSQL also when the wait ran out),
@@ -641,7 +654,8 @@ typedef enum strata_outcome {
     STRATA_OUTCOME_REFUSED,        /* the plan was refused: nothing ran */
     STRATA_OUTCOME_FAILED,         /* could not open, lock, or a migration
                                       failed (those before it stay) */
-    STRATA_OUTCOME_CANCELLED       /* stopped between two migrations */
+    STRATA_OUTCOME_CANCELLED       /* stopped between two migrations, or
+                                      while waiting for the server */
 } strata_outcome;
 
 /* A constant name: "up_to_date", "applied", "refused", "failed",
@@ -705,9 +719,11 @@ STRATA_EXTERN int strata_run_fd(const strata_run *run);
  * when it has ended, 0 on timeout. */
 STRATA_EXTERN int strata_run_wait(strata_run *run, int timeout_ms);
 
-/* Asks the run to stop at the next point between two migrations; never
- * inside one. The outcome is then STRATA_OUTCOME_CANCELLED, unless the run
- * had nothing left to do. Safe from any thread, any number of times. */
+/* Asks the run to stop at the next point between two migrations, never
+ * inside one; while it waits for the server (connect_wait_ms), within 0.1 s,
+ * or once the ask under way returns. The outcome is then
+ * STRATA_OUTCOME_CANCELLED, unless the run had nothing left to do. Safe from
+ * any thread, any number of times. */
 STRATA_EXTERN void strata_run_cancel(strata_run *run);
 
 /* How far the run is: migrations finished so far and planned in all (both

@@ -68,10 +68,24 @@ const char *strata_action_name(strata_action action)
     return "unknown";
 }
 
-void strata_options_init(strata_options *opts)
+void strata_options_init_sized(strata_options *opts, size_t size)
 {
     strata_options def = STRATA_OPTIONS_INIT;
-    *opts = def;
+    if (size >= sizeof def) {
+        *opts = def;
+    } else if (size >= offsetof(strata_options, connect_wait_ms)) {
+        def.version = 1;
+        memcpy(opts, &def, offsetof(strata_options, connect_wait_ms));
+    }
+}
+
+/* What programs built against version 1 of the options call: their struct
+ * ends before connect_wait_ms. */
+#undef strata_options_init
+STRATA_EXTERN void strata_options_init(strata_options *opts);
+void strata_options_init(strata_options *opts)
+{
+    strata_options_init_sized(opts, offsetof(strata_options, connect_wait_ms));
 }
 
 void strata_run_options_init(strata_run_options *opts)

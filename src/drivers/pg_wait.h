@@ -7,20 +7,29 @@
 
 #include "../strata_int.h"
 
+/* How a wait ended, for the connection error that may follow. */
+typedef enum strata__pg_waited {
+    STRATA__PG_NOT_ASKED, /* no wait was asked for */
+    STRATA__PG_ANSWERED,  /* the server answered: a wait cannot help */
+    STRATA__PG_RAN_OUT    /* the time ran out */
+} strata__pg_waited;
+
 /*
- * Asks the server named by the libpq parameters keys/vals (dbname expanded)
- * whether it accepts connections, with PQpingParams(), until it does, until
- * it answers in a way a wait cannot change (a server that runs but refuses
- * this user still "accepts"), or until db->connect_wait_ms have passed;
- * between asks it sleeps 0.1 s, doubling up to 1 s. `shown` names the
- * server in the log events (password masked). Returns STRATA_OK with
- * *waited_ms the time spent when it gave up (0 when the server was ready,
- * or no wait was asked for): the caller connects either way and, on
- * failure, says how long it waited. Returns STRATA_ECANCELLED, with the
- * error in db->err, when db->cancel is raised meanwhile.
+ * Asks the server named by the libpq parameters keys/vals (at most
+ * STRATA__PG_WAIT_KEYS of them, dbname expanded) whether it accepts
+ * connections, with PQpingParams(), at once and then after 0.1 s, doubling
+ * up to 1 s, until it does, until it answers in a way a wait cannot change
+ * (a server that runs but would refuse this user "accepts"), or until
+ * db->connect_wait_ms have passed. Each ask carries a connect_timeout of
+ * the time left (libpq's least, 2 s, at the end), never more than
+ * `url_timeout` seconds when the URL gives one (> 0). `shown` names the
+ * server in the log events (password masked). Returns STRATA_OK with *how
+ * and, when it ran out, *waited_ms; the caller connects either way. Returns
+ * STRATA_ECANCELLED, with the error in db->err, when db->cancel is raised.
  */
+#define STRATA__PG_WAIT_KEYS 4
 int strata__pg_wait(strata *db, const char *const *keys,
-                    const char *const *vals, const char *shown,
-                    int64_t *waited_ms);
+                    const char *const *vals, int url_timeout, const char *shown,
+                    strata__pg_waited *how, int64_t *waited_ms);
 
 #endif /* STRATA_PG_WAIT_H */

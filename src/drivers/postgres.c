@@ -269,13 +269,18 @@ static int pg_open(strata *db, void *vst, const strata__url *url)
             return STRATA_EUSAGE;
         }
     }
+    int url_timeout = 0; /* the URL's own bound on one attempt */
+    for (PQconninfoOption *o = parsed; o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "connect_timeout") == 0 && o->val != NULL)
+            url_timeout = atoi(o->val);
     PQconninfoFree(parsed);
     const char *keys[] = {"dbname", "fallback_application_name", NULL};
     const char *vals[] = {full, "strata", NULL};
     char *shown = pg_display_url(full);
+    strata__pg_waited how;
     int64_t waited = 0;
-    int rc =
-        strata__pg_wait(db, keys, vals, shown ? shown : "the URL", &waited);
+    int rc = strata__pg_wait(db, keys, vals, url_timeout,
+                             shown ? shown : "the URL", &how, &waited);
     if (rc == STRATA_OK) {
         st->conn = PQconnectdbParams(keys, vals, 1);
         rc = st->conn == NULL ? strata__err_nomem(&db->err) : STRATA_OK;
@@ -288,7 +293,7 @@ static int pg_open(strata *db, void *vst, const strata__url *url)
     }
     if (rc == STRATA_OK && PQstatus(st->conn) != CONNECTION_OK) {
         char waited_text[48] = "";
-        if (waited > 0)
+        if (how == STRATA__PG_RAN_OUT)
             snprintf(waited_text, sizeof waited_text, " after waiting %.1f s",
                      (double)waited / 1000.0);
         pg_error(db, st, NULL, STRATA_ECONNECT, NULL);
@@ -296,12 +301,16 @@ static int pg_open(strata *db, void *vst, const strata__url *url)
                         "cannot connect to %s%s: %s",
                         shown ? shown : "database", waited_text,
                         db->err.db_message);
+        /* A server that answered is not helped by waiting. */
+        static const char *const wait_hint[] = {
+            "; if it is still starting, --connect-wait SECONDS "
+            "(connect_wait_ms) waits for it",
+            "", "; if it is still starting, give a longer --connect-wait"};
         strata__err_hint(&db->err,
                          "check that the server runs and accepts this user "
                          "(libpq also reads PGHOST, PGPASSWORD and "
-                         "~/.pgpass); to wait for a server that is still "
-                         "starting, give %s--connect-wait SECONDS",
-                         waited > 0 ? "a longer " : "");
+                         "~/.pgpass)%s",
+                         wait_hint[how]);
         rc = STRATA_ECONNECT;
     }
     free(shown);

@@ -6,6 +6,7 @@
 #include "helpers.h"
 
 #include <criterion/criterion.h>
+#include <dlfcn.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -676,6 +677,10 @@ Test(startup, embedded_state_digest_answers_a_start)
  * where none listens). */
 Test(startup, cancel_ends_a_wait_for_the_server)
 {
+    void *libpq = dlopen("libpq.so.5", RTLD_LAZY);
+    if (libpq == NULL)
+        cr_skip_test("libpq.so.5 is not installed");
+    dlclose(libpq);
     char url[600];
     snprintf(url, sizeof url, "postgresql:///x?host=%s&port=5432", env.dir);
     strata_options o = STRATA_OPTIONS_INIT;
@@ -729,6 +734,44 @@ Test(startup, options_of_version_1_are_read_to_their_end)
     cr_assert_eq(strata_open(&db, env.url, src, o), STRATA_EUSAGE);
     cr_assert(strstr(strata_last_error(db)->message, "version 3") != NULL);
     strata_close(db);
+    cr_assert_eq(strata_run_start(&run, env.url, src, o, NULL, NULL), 0);
+    cr_assert_eq(strata_run_wait(run, -1), 1);
+    cr_assert_eq(strata_run_result(run)->code, STRATA_EUSAGE);
+    cr_assert(strstr(strata_run_result(run)->error->message, "version 3") !=
+              NULL);
+    strata_run_free(run);
     strata_source_free(src);
     free(bytes);
+}
+
+/* What programs built against version 1 call, by its own name: the
+ * parentheses keep the header's macro away. */
+void(strata_options_init)(strata_options *opts);
+
+/* strata_options_init() writes no more than the caller's struct: version 1
+ * for a struct of version 1's size, whether through the macro's size or the
+ * old entry point, and everything for a whole one. */
+Test(startup, options_init_writes_only_the_callers_struct)
+{
+    size_t v1 = offsetof(strata_options, connect_wait_ms);
+    void *small = malloc(v1);
+    cr_assert_not_null(small);
+    strata_options seen;
+    strata_options_init_sized(small, v1);
+    memset(&seen, 0, sizeof seen);
+    memcpy(&seen, small, v1);
+    cr_assert_eq(seen.version, 1);
+    cr_assert_eq(seen.lock_timeout_ms, -1);
+    memset(small, 0, v1);
+    (strata_options_init)(small);
+    memcpy(&seen, small, v1);
+    cr_assert_eq(seen.version, 1);
+    cr_assert_eq(seen.lock_timeout_ms, -1);
+    free(small);
+    strata_options whole;
+    memset(&whole, 0x55, sizeof whole);
+    strata_options_init(&whole);
+    cr_assert_eq(whole.version, STRATA_OPTIONS_VERSION);
+    cr_assert_eq(whole.connect_wait_ms, 0);
+    cr_assert_null(whole.module);
 }

@@ -9,19 +9,35 @@
 BIN=$STRATA_PG_BIN
 RUN_AS=()
 [ "$(id -u)" -eq 0 ] && RUN_AS=(runuser -u postgres --)
-DATA=$TMP/data
-SOCK=$TMP/sock
-LOGS=$TMP/logs
+# The cluster lives in a directory of its own under /tmp: a socket path
+# must stay under 108 bytes whatever TMPDIR is, and the server's user must
+# reach it.
+TOP=$(mktemp -d /tmp/strata-cw-XXXXXX) || { echo "FAIL: setup" >&2; exit 1; }
+DATA=$TOP/data
+SOCK=$TOP/sock
+LOGS=$TOP/logs
 PORT=5432
 mkdir -p "$DATA" "$SOCK" "$LOGS"
-chmod 0755 "$TMP"
+chmod 0755 "$TOP"
 [ ${#RUN_AS[@]} -gt 0 ] && chown -R postgres:postgres "$DATA" "$SOCK" "$LOGS"
 
 stop_cluster() {
     "${RUN_AS[@]}" "$BIN/pg_ctl" -D "$DATA" -m immediate stop \
         >/dev/null 2>&1 || true
+    rm -rf "$TOP"
 }
 trap 'stop_cluster; pg_cleanup; cleanup' EXIT
+
+# waiting_in FILE: waits (up to 30 s) until strata's log in FILE says it
+# waits, so that what a test does next happens during the wait.
+waiting_in() {
+    local _
+    for _ in $(seq 300); do
+        grep -q "waiting for the server at" "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
 
 "${RUN_AS[@]}" "$BIN/initdb" -D "$DATA" -U postgres -E UTF8 \
     --locale=C.UTF-8 -N >"$LOGS/initdb.log" 2>&1 ||
@@ -48,7 +64,8 @@ assert_eq "no server: exit" 5 "$RC"
 assert_contains "no server: said it waited" "$ERR" "after waiting"
 assert_contains "no server: logged the wait" "$ERR" \
     "waiting for the server at"
-assert_contains "no server: why" "$ERR" "no server answers"
+assert_contains "no server: why" "$ERR" "it cannot be reached"
+assert_contains "no server: hint" "$ERR" "give a longer --connect-wait"
 
 # Without the option, no wait, and the hint names it.
 sx -v -d "$URL" -m "$TMP/migrations" up
@@ -64,7 +81,8 @@ assert_eq "bad value: exit" 2 "$RC"
 "$STRATA" -v --connect-wait 60 -d "$URL" -m "$TMP/migrations" up \
     >"$TMP/bg.out" 2>"$TMP/bg.err" &
 BG=$!
-sleep 1
+BG_PIDS+=("$BG")
+assert_true "started meanwhile: strata waits first" waiting_in "$TMP/bg.err"
 start_cluster -w
 wait "$BG"
 assert_eq "started meanwhile: exit" 0 "$?"
@@ -81,6 +99,8 @@ sx -v --connect-wait 60 \
 assert_eq "no such database: exit" 5 "$RC"
 assert_not_contains "no such database: no wait" "$ERR" "waiting for the"
 assert_contains "no such database: the server's words" "$ERR" "no_such_db"
+assert_not_contains "no such database: no wait in the hint" "$ERR" \
+    "connect-wait"
 
 # A standby with hot_standby off answers that it does not accept
 # connections: strata waits, then gives up...
@@ -100,8 +120,10 @@ assert_contains "standby: why" "$ERR" "does not accept connections yet"
 "$STRATA" -v --connect-wait 60 -d "$URL" -m "$TMP/migrations" status \
     >"$TMP/bg.out" 2>"$TMP/bg.err" &
 BG=$!
-sleep 1
-"${RUN_AS[@]}" "$BIN/pg_ctl" -D "$DATA" -w promote >/dev/null
+BG_PIDS+=("$BG")
+assert_true "promoted meanwhile: strata waits first" waiting_in "$TMP/bg.err"
+assert_true "promoted meanwhile: promote" \
+    "${RUN_AS[@]}" "$BIN/pg_ctl" -D "$DATA" -w promote
 wait "$BG"
 assert_eq "promoted meanwhile: exit" 0 "$?"
 assert_contains "promoted meanwhile: waited" "$(cat "$TMP/bg.err")" \
