@@ -385,12 +385,14 @@ STRATA_EXTERN void strata_options_init_sized(strata_options *opts, size_t size);
  * so the caller can read strata_last_error(); it must always be closed with
  * strata_close(). Only on STRATA_ENOMEM may *out be NULL.
  *
- * With opts->connect_wait_ms, a PostgreSQL server is asked whether it
- * accepts connections (PQpingParams()), at once and then after 0.1 s,
- * doubling up to 1 s, until it does or the time is up, each ask bounded by
- * the time left (and by the URL's connect_timeout); a STRATA_LOG_INFO event
- * says when the wait begins, every 10 s of it, and when the server
- * answers. Then strata_open() connects as without.
+ * With opts->connect_wait_ms, when connecting to PostgreSQL fails, the
+ * server is asked whether it accepts connections (PQpingParams()), at once
+ * and then after 0.1 s, doubling up to 1 s, until it does or the time is
+ * up, each ask bounded by the time left (and by the URL's connect_timeout);
+ * a STRATA_LOG_INFO event says when the wait begins, every 10 s of it, and
+ * when the server answers. Then strata_open() connects again, unless the
+ * server answered the first ask: that failure stands. A server that is up
+ * costs the option nothing.
  *
  * Fails with STRATA_EUSAGE (bad URL or option), STRATA_ECONNECT (cannot open,
  * or not a database; on PostgreSQL also when the wait ran out),

@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <pwd.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -73,9 +72,9 @@ void strata_options_init_sized(strata_options *opts, size_t size)
     strata_options def = STRATA_OPTIONS_INIT;
     if (size >= sizeof def) {
         *opts = def;
-    } else if (size >= offsetof(strata_options, connect_wait_ms)) {
+    } else if (size >= STRATA__OPTIONS_V1_SIZE) {
         def.version = 1;
-        memcpy(opts, &def, offsetof(strata_options, connect_wait_ms));
+        memcpy(opts, &def, STRATA__OPTIONS_V1_SIZE);
     }
 }
 
@@ -85,7 +84,7 @@ void strata_options_init_sized(strata_options *opts, size_t size)
 STRATA_EXTERN void strata_options_init(strata_options *opts);
 void strata_options_init(strata_options *opts)
 {
-    strata_options_init_sized(opts, offsetof(strata_options, connect_wait_ms));
+    strata_options_init_sized(opts, STRATA__OPTIONS_V1_SIZE);
 }
 
 void strata_run_options_init(strata_run_options *opts)
@@ -205,7 +204,7 @@ int strata__options_copy(strata_options *dst, const strata_options *src)
     if (src == NULL)
         return STRATA_OK;
     if (src->version == 1)
-        memcpy(dst, src, offsetof(strata_options, connect_wait_ms));
+        memcpy(dst, src, STRATA__OPTIONS_V1_SIZE);
     else if (src->version == STRATA_OPTIONS_VERSION)
         *dst = *src;
     else

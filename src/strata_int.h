@@ -383,6 +383,10 @@ struct strata {
 int strata__open(strata **out, const char *url, const strata_source *source,
                  const strata_options *opts, const atomic_int *cancel);
 
+/* The size of a struct strata_options of version 1, which ends before
+ * connect_wait_ms. */
+#define STRATA__OPTIONS_V1_SIZE offsetof(strata_options, connect_wait_ms)
+
 /* handle.c: *dst = the options `src` gives, of any accepted version, the
  * fields it lacks at their defaults (NULL src: all defaults). Returns
  * STRATA_EUSAGE, with *dst the defaults, for an unknown version. */

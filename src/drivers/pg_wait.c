@@ -6,7 +6,8 @@
  * the host name does not resolve yet, or the server answers that it is
  * starting up. PQpingParams() tells those apart from a server that runs and
  * would refuse this user, which no wait can mend, so a wrong password
- * still fails at once.
+ * still fails at once. It is asked only once a connection has failed: a
+ * start against a server that is up pays nothing for the option.
  */
 #include "pg_wait.h"
 
@@ -85,8 +86,8 @@ int strata__pg_wait(strata *db, const char *const *keys,
         PGPing ping = PQpingParams(pkeys, pvals, 1);
         int64_t spent = strata__monotonic_ms() - start;
         if (ping == PQPING_OK || ping == PQPING_NO_ATTEMPT) {
-            *how = STRATA__PG_ANSWERED;
-            if (next_report > 0) /* it waited: say the wait is over */
+            *how = next_report > 0 ? STRATA__PG_READY : STRATA__PG_ANSWERED;
+            if (*how == STRATA__PG_READY)
                 strata__log(db, STRATA_LOG_INFO,
                             "the server at %s accepts connections after "
                             "%.1f s",

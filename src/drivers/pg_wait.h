@@ -7,25 +7,28 @@
 
 #include "../strata_int.h"
 
-/* How a wait ended, for the connection error that may follow. */
+/* How a wait ended, for what the caller does next. */
 typedef enum strata__pg_waited {
     STRATA__PG_NOT_ASKED, /* no wait was asked for */
-    STRATA__PG_ANSWERED,  /* the server answered: a wait cannot help */
+    STRATA__PG_ANSWERED,  /* the server answered at once: the failure of
+                             the connection stands, no wait can mend it */
+    STRATA__PG_READY,     /* it accepts connections after a wait */
     STRATA__PG_RAN_OUT    /* the time ran out */
 } strata__pg_waited;
 
 /*
- * Asks the server named by the libpq parameters keys/vals (at most
- * STRATA__PG_WAIT_KEYS of them, dbname expanded) whether it accepts
- * connections, with PQpingParams(), at once and then after 0.1 s, doubling
- * up to 1 s, until it does, until it answers in a way a wait cannot change
- * (a server that runs but would refuse this user "accepts"), or until
- * db->connect_wait_ms have passed. Each ask carries a connect_timeout of
- * the time left (libpq's least, 2 s, at the end), never more than
- * `url_timeout` seconds when the URL gives one (> 0). `shown` names the
- * server in the log events (password masked). Returns STRATA_OK with *how
- * and, when it ran out, *waited_ms; the caller connects either way. Returns
- * STRATA_ECANCELLED, with the error in db->err, when db->cancel is raised.
+ * Called after a connection failed: asks the server named by the libpq
+ * parameters keys/vals (at most STRATA__PG_WAIT_KEYS of them, dbname
+ * expanded) whether it accepts connections, with PQpingParams(), at once
+ * and then after 0.1 s, doubling up to 1 s, until it does, until it answers
+ * in a way a wait cannot change (a server that runs but would refuse this
+ * user "accepts"), or until db->connect_wait_ms have passed. Each ask
+ * carries a connect_timeout of the time left (libpq's least, 2 s, at the
+ * end), never more than `url_timeout` seconds when the URL gives one
+ * (> 0). `shown` names the server in the log events (password masked).
+ * Returns STRATA_OK with *how and, when it ran out, *waited_ms: on READY
+ * and RAN_OUT the caller connects again. Returns STRATA_ECANCELLED, with
+ * the error in db->err, when db->cancel is raised.
  */
 #define STRATA__PG_WAIT_KEYS 4
 int strata__pg_wait(strata *db, const char *const *keys,

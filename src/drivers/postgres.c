@@ -277,14 +277,21 @@ static int pg_open(strata *db, void *vst, const strata__url *url)
     const char *keys[] = {"dbname", "fallback_application_name", NULL};
     const char *vals[] = {full, "strata", NULL};
     char *shown = pg_display_url(full);
-    strata__pg_waited how;
+    strata__pg_waited how = STRATA__PG_NOT_ASKED;
     int64_t waited = 0;
-    int rc = strata__pg_wait(db, keys, vals, url_timeout,
+    int rc = STRATA_OK;
+    st->conn = PQconnectdbParams(keys, vals, 1);
+    if (st->conn != NULL && PQstatus(st->conn) != CONNECTION_OK &&
+        db->connect_wait_ms > 0) {
+        rc = strata__pg_wait(db, keys, vals, url_timeout,
                              shown ? shown : "the URL", &how, &waited);
-    if (rc == STRATA_OK) {
-        st->conn = PQconnectdbParams(keys, vals, 1);
-        rc = st->conn == NULL ? strata__err_nomem(&db->err) : STRATA_OK;
+        if (rc == STRATA_OK && how != STRATA__PG_ANSWERED) {
+            PQfinish(st->conn); /* again, for the server's state now */
+            st->conn = PQconnectdbParams(keys, vals, 1);
+        }
     }
+    if (rc == STRATA_OK && st->conn == NULL)
+        rc = strata__err_nomem(&db->err);
     const char *pw = st->conn != NULL ? PQpass(st->conn) : NULL;
     if (rc == STRATA_OK && pw != NULL && pw[0] != '\0') {
         st->password = strata__strdup(pw);
@@ -303,9 +310,13 @@ static int pg_open(strata *db, void *vst, const strata__url *url)
                         db->err.db_message);
         /* A server that answered is not helped by waiting. */
         static const char *const wait_hint[] = {
-            "; if it is still starting, --connect-wait SECONDS "
-            "(connect_wait_ms) waits for it",
-            "", "; if it is still starting, give a longer --connect-wait"};
+            [STRATA__PG_NOT_ASKED] = "; if it is still starting, "
+                                     "--connect-wait SECONDS "
+                                     "(connect_wait_ms) waits for it",
+            [STRATA__PG_ANSWERED] = "",
+            [STRATA__PG_READY] = "",
+            [STRATA__PG_RAN_OUT] = "; if it is still starting, give a "
+                                   "longer --connect-wait"};
         strata__err_hint(&db->err,
                          "check that the server runs and accepts this user "
                          "(libpq also reads PGHOST, PGPASSWORD and "

@@ -93,6 +93,16 @@ assert_contains "started meanwhile: then connected" "$(cat "$TMP/bg.err")" \
 assert_eq "started meanwhile: applied" "1" \
     "$("$BIN/psql" -X -At "$URL" -c "SELECT count(*) FROM strata_migrations")"
 
+# A server that is up costs the option nothing: one connection, no ask.
+if command -v strace >/dev/null 2>&1 && strace -o /dev/null true 2>/dev/null
+then
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+        strace -f -qq -e trace=connect -o "$TMP/connects" "$STRATA" \
+        --connect-wait 60 -d "$URL" -m "$TMP/migrations" status >/dev/null
+    assert_eq "server up: one connection" 1 \
+        "$(grep -c 's.PGSQL' "$TMP/connects")"
+fi
+
 # A server that runs but refuses this request is not waited for.
 sx -v --connect-wait 60 \
     -d "postgresql:///no_such_db?host=$SOCK&port=$PORT&user=postgres" -m "$TMP/migrations" status
