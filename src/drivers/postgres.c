@@ -310,13 +310,14 @@ static int pg_open(strata *db, void *vst, const strata__url *url)
                         db->err.db_message);
         /* A server that answered is not helped by waiting. */
         static const char *const wait_hint[] = {
-            [STRATA__PG_NOT_ASKED] = "; if it is still starting, "
-                                     "--connect-wait SECONDS "
-                                     "(connect_wait_ms) waits for it",
+            [STRATA__PG_NOT_ASKED] = ("; if it is still starting, "
+                                      "--connect-wait SECONDS "
+                                      "(connect_wait_ms) waits for it"),
             [STRATA__PG_ANSWERED] = "",
             [STRATA__PG_READY] = "",
-            [STRATA__PG_RAN_OUT] = "; if it is still starting, give a "
-                                   "longer --connect-wait"};
+            [STRATA__PG_RAN_OUT] = ("; if it is still starting, give a "
+                                    "longer --connect-wait"),
+        };
         strata__err_hint(&db->err,
                          "check that the server runs and accepts this user "
                          "(libpq also reads PGHOST, PGPASSWORD and "

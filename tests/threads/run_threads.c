@@ -56,7 +56,6 @@ static void make_dir(const char *dir, int n)
 }
 
 static atomic_int events_seen;
-static strata_run *volatile to_cancel;
 
 static void on_event(const strata_event *ev, void *payload)
 {
