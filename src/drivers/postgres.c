@@ -276,13 +276,14 @@ static int pg_open(strata *db, void *vst, const strata__url *url)
     PQconninfoFree(parsed);
     const char *keys[] = {"dbname", "fallback_application_name", NULL};
     const char *vals[] = {full, "strata", NULL};
-    char *shown = pg_display_url(full);
+    char *shown = NULL; /* the URL fit for messages: made on failure only */
     strata__pg_waited how = STRATA__PG_NOT_ASKED;
     int64_t waited = 0;
     int rc = STRATA_OK;
     st->conn = PQconnectdbParams(keys, vals, 1);
     if (st->conn != NULL && PQstatus(st->conn) != CONNECTION_OK &&
         db->connect_wait_ms > 0) {
+        shown = pg_display_url(full);
         rc = strata__pg_wait(db, keys, vals, url_timeout,
                              shown ? shown : "the URL", &how, &waited);
         if (rc == STRATA_OK && how != STRATA__PG_ANSWERED) {
@@ -299,6 +300,8 @@ static int pg_open(strata *db, void *vst, const strata__url *url)
             rc = strata__err_nomem(&db->err);
     }
     if (rc == STRATA_OK && PQstatus(st->conn) != CONNECTION_OK) {
+        if (shown == NULL)
+            shown = pg_display_url(full);
         char waited_text[48] = "";
         if (how == STRATA__PG_RAN_OUT)
             snprintf(waited_text, sizeof waited_text, " after waiting %.1f s",
