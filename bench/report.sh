@@ -195,8 +195,46 @@ label() { case $1 in sqlite) echo SQLite ;; pg) echo PostgreSQL ;; esac; }
             "$(ratio "$(get $b 10000 status strata us)" "$(get $b 10000 noop_up strata_dir us)")" 2
     done
     echo
-    [ -n "${OTHERS:-}" ] && echo "Other migration tools found but not measured:${OTHERS}." ||
-        echo "No other migration tool (dbmate, goose, migrate, sqlx, flyway, refinery, diesel, atlas, sqitch) is installed; none measured."
+    echo "## Other migration tools"
+    echo
+    if [ -n "${OTHERS:-}" ]; then
+        echo "The same workload in each tool's own format, each migration in a"
+        echo "transaction of its own, run with the tool's command that migrates to the"
+        echo "latest version (\`dbmate migrate\`, \`sql-migrate up\`, \`sqitch deploy\`,"
+        echo "\`alembic upgrade head\`), against the same lower bounds as strata:"
+        echo "the raw client's apply, and \`select 1\` run beside each no-op (the ratios"
+        echo "are medians of those pairs). strata's rows are from the tables above (its"
+        echo "CLI, from a directory). Peak memory of the no-op; for a tool that runs the"
+        echo "database's client per script (sqitch), of its largest process."
+        echo
+        printf '%s' "${OTHER_VERSIONS:-}" | while IFS='|' read -r tool ver; do
+            [ -n "$tool" ] && echo "- $tool: $ver"
+        done
+        echo
+        echo "| backend | N | tool | fresh apply ms | ratio to raw (paired) | no-op up ms | ratio to \`select 1\` (paired) | no-op peak MB |"
+        echo "|---|---:|---|---:|---:|---:|---:|---:|"
+        for b in sqlite pg; do
+            for n in $ns; do
+                for tool in strata $OTHERS; do
+                    if [ "$tool" = strata ]; then
+                        nt=strata_dir np=ratio_paired_dir ap=ratio_paired
+                    else
+                        nt=$tool np=ratio_paired_$tool ap=ratio_paired_$tool
+                    fi
+                    s=$(get "$b" "$n" noop_up "$nt" us)
+                    [ -z "$s" ] && continue
+                    a=$(get "$b" "$n" apply "$tool" us)
+                    ar=$(get "$b" "$n" apply "$ap" permille)
+                    echo "| $(label "$b") | $n | $tool | $(ms "$a") |" \
+                        "$( [ -n "$ar" ] && ratio "$ar" 1000 || echo –) | $(ms "$s") |" \
+                        "$(ratio "$(get "$b" "$n" noop_up "$np" permille)" 1000) |" \
+                        "$(mb "$(get "$b" "$n" noop_up "$nt" kb)") |"
+                done
+            done
+        done
+    else
+        echo "None of dbmate, sql-migrate, sqitch or alembic is installed; none measured."
+    fi
     echo
     echo "![time against N](plot.png)"
 } >"$out/RESULTS.md"

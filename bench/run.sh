@@ -237,6 +237,11 @@ pg_steady() {
     log "N=$n PostgreSQL: the digest cache never held (20 starts)"
 }
 
+# --- other migration tools, where installed -----------------------------------
+. "$BENCH/others.sh"
+others_find
+[ -n "$OTHERS" ] && log "other migration tools: $OTHERS"
+
 # --- the workload ------------------------------------------------------------
 declare -A RT # round-trip findings, printed into RESULTS.md
 for n in $NS; do
@@ -387,17 +392,12 @@ for n in $NS; do
     else
         log "strace cannot trace here: no round-trip count"
     fi
-done
 
-# --- other migration tools ---------------------------------------------------
-OTHERS=""
-for t in dbmate goose migrate sqlx flyway refinery diesel atlas sqitch; do
-    command -v "$t" >/dev/null 2>&1 && OTHERS="$OTHERS $t"
+    others_measure "$n" "$d"
 done
-export OTHERS
 
 # --- the report --------------------------------------------------------------
-export PG_SETTINGS PG_VERSION NS NOOP_RUNS INPROC_K
+export PG_SETTINGS PG_VERSION NS NOOP_RUNS INPROC_K OTHERS OTHER_VERSIONS
 RT_TEXT=""
 for n in $NS; do
     [ -n "${RT[$n]:-}" ] && RT_TEXT="$RT_TEXT$n|${RT[$n]}
