@@ -14,41 +14,72 @@
 OTHER_KNOWN="dbmate sql-migrate sqitch alembic"
 
 # other_bin TOOL: the program to time, or fails. npm's dbmate is a Node
-# script that starts the Go binary beside it: that binary is timed, as the
-# real psql is rather than Debian's Perl wrapper.
+# script that starts the Go binary of its platform's package: that binary
+# is timed, as the real psql is rather than Debian's Perl wrapper.
 other_bin() {
-    local p
+    local p pkg c arch
     p=$(command -v "$1" 2>/dev/null) || return 1
     if [ "$1" = dbmate ] && [ "$(head -c 2 "$p")" = '#!' ]; then
-        # dbmate/dist/cli.js; the binary's package is installed inside
+        case $(uname -m) in
+        x86_64) arch=x64 ;;
+        aarch64) arch=arm64 ;;
+        *) arch=$(uname -m) ;;
+        esac
+        # dbmate/dist/cli.js; the platform's package is installed inside
         # dbmate's (npm -g) or beside it (a project's node_modules)
-        local pkg
         pkg=$(dirname "$(dirname "$(readlink -f "$p")")")
-        p=$(ls "$pkg"/node_modules/@dbmate/linux-*/bin/dbmate \
-            "$pkg"/../@dbmate/linux-*/bin/dbmate 2>/dev/null | head -n 1)
-        [ -x "$p" ] || return 1
-        p=$(readlink -f "$p")
+        for c in "$pkg/node_modules/@dbmate/linux-$arch/bin/dbmate" \
+            "$pkg/../@dbmate/linux-$arch/bin/dbmate"; do
+            [ -x "$c" ] && { readlink -f "$c"; return 0; }
+        done
+        return 1
     fi
     printf '%s\n' "$p"
 }
 
-# other_version TOOL: one line naming the tool and its version.
-other_version() {
+# other_drivers TOOL: fails, saying what is missing, when TOOL cannot reach
+# both databases (its database drivers are separate packages). Asked of
+# the interpreter the tool's script names, not whichever is first in PATH.
+other_drivers() {
+    local interp
+    interp=$(head -n 1 "${OTHER_BIN[$1]}" | sed -n 's/^#! *\([^ ]*\).*/\1/p')
     case $1 in
-    dbmate) "${OTHER_BIN[dbmate]}" --version ;;
-    sql-migrate) echo "sql-migrate $("${OTHER_BIN[sql-migrate]}" --version 2>&1 | head -n 1)" ;;
-    sqitch) "${OTHER_BIN[sqitch]}" --version ;;
-    alembic) "${OTHER_BIN[alembic]}" --version ;;
-    esac 2>/dev/null | head -n 1
+    sqitch)
+        "${interp:-perl}" -MDBD::SQLite -e1 2>/dev/null || { echo "DBD::SQLite (libdbd-sqlite3-perl)"; return 1; }
+        "${interp:-perl}" -MDBD::Pg -e1 2>/dev/null || { echo "DBD::Pg (libdbd-pg-perl)"; return 1; } ;;
+    alembic)
+        "${interp:-python3}" -c 'import psycopg2' 2>/dev/null || { echo "psycopg2 (python3-psycopg2)"; return 1; } ;;
+    esac
+    return 0
+}
+
+# other_version TOOL: one line naming the tool and its version. Debian's
+# sql-migrate calls itself 1.0.0 whatever its snapshot: the package's
+# version says which.
+other_version() {
+    local v
+    case $1 in
+    sql-migrate)
+        v=$(dpkg-query -W -f='${Version}' sql-migrate 2>/dev/null) &&
+            echo "sql-migrate (Debian package $v)" && return 0
+        v=$("${OTHER_BIN[sql-migrate]}" --version 2>&1) && echo "sql-migrate $v" ;;
+    *) "${OTHER_BIN[$1]}" --version 2>/dev/null ;;
+    esac | head -n 1
+}
+
+# urldecode TEXT: TEXT with its %XX escapes decoded.
+urldecode() {
+    printf '%b' "${1//%/\\x}"
 }
 
 # others_find: OTHERS, the tools to measure (BENCH_OTHERS, a list of names,
 # or "none"; all of OTHER_KNOWN that are installed by default), their
 # programs in OTHER_BIN and versions in OTHER_VERSIONS; and the parts of
-# STRATA_PG_URL the tools spell each in their own way.
+# STRATA_PG_URL the tools spell each in their own way (OPG_*: as written in
+# the URL, and OPG_PASS_PLAIN decoded).
 declare -A OTHER_BIN
 others_find() {
-    local t want=${BENCH_OTHERS:-$OTHER_KNOWN}
+    local t ver missing want=${BENCH_OTHERS:-$OTHER_KNOWN}
     OTHERS="" OTHER_VERSIONS=""
     [ "$want" = none ] && return 0
     for t in $want; do
@@ -56,13 +87,21 @@ others_find() {
         *" $t "*) ;;
         *) die "BENCH_OTHERS: unknown tool '$t' (known: $OTHER_KNOWN)" ;;
         esac
-        if OTHER_BIN[$t]=$(other_bin "$t"); then
-            OTHERS="$OTHERS $t"
-            OTHER_VERSIONS="$OTHER_VERSIONS$t|$(other_version "$t")
-"
-        elif [ -n "${BENCH_OTHERS:-}" ]; then
-            die "BENCH_OTHERS names $t, which is not installed"
+        if ! OTHER_BIN[$t]=$(other_bin "$t"); then
+            [ -n "${BENCH_OTHERS:-}" ] && die "BENCH_OTHERS names $t, which is not installed"
+            command -v "$t" >/dev/null 2>&1 &&
+                log "other tools: $t is a launcher whose binary is missing; not measured"
+            continue
         fi
+        if ! missing=$(other_drivers "$t"); then
+            [ -n "${BENCH_OTHERS:-}" ] && die "BENCH_OTHERS names $t, which lacks $missing"
+            log "other tools: $t lacks $missing; not measured"
+            continue
+        fi
+        ver=$(other_version "$t") || ver="$t (version unknown)"
+        OTHERS="$OTHERS $t"
+        OTHER_VERSIONS="$OTHER_VERSIONS$t|${ver:-$t (version unknown)}
+"
     done
     OTHERS=${OTHERS# }
     # postgresql://USER:PASSWORD@/DB?host=SOCKETDIR&port=PORT, as
@@ -72,6 +111,8 @@ others_find() {
     OPG_HOST=$(sed -nE 's|.*[?&]host=([^&]*).*|\1|p' <<<"$STRATA_PG_URL")
     OPG_PORT=$(sed -nE 's|.*[?&]port=([^&]*).*|\1|p' <<<"$STRATA_PG_URL")
     OPG_PORT=${OPG_PORT:-5432}
+    OPG_HOST=$(urldecode "$OPG_HOST")
+    OPG_PASS_PLAIN=$(urldecode "$OPG_PASS")
     if [ -n "$OTHERS" ] && { [ -z "$OPG_USER" ] || [ -z "$OPG_HOST" ]; }; then
         log "other tools: STRATA_PG_URL is not of the form" \
             "postgresql://USER:PASSWORD@/DB?host=DIR&port=PORT; PostgreSQL not measured for them"
@@ -82,7 +123,7 @@ others_find() {
 # other_prep TOOL DIR: writes TOOL's project for the workload in
 # DIR/migrations into DIR/other/TOOL.
 other_prep() {
-    local t=$1 src=$2/migrations o=$2/other/$1 up f base i=0 prev=""
+    local t=$1 src=$2/migrations o=$2/other/$1 up down f base i=0 prev=""
     rm -rf "$o"
     mkdir -p "$o"
     case $t in
@@ -97,10 +138,21 @@ other_prep() {
         # runs them all in one by default); the URL comes from -x url=.
         cat >"$o/env.py" <<'PY'
 from alembic import context
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, event, pool
 
 url = context.get_x_argument(as_dictionary=True)["url"]
 engine = create_engine(url, poolclass=pool.NullPool)
+if engine.dialect.name == "sqlite":
+    # Python's sqlite3 sends no BEGIN before DDL, so each CREATE would
+    # commit on its own: SQLAlchemy's recipe hands BEGIN to SQLAlchemy
+    @event.listens_for(engine, "connect")
+    def no_implicit_begin(dbapi_connection, connection_record):
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def explicit_begin(conn):
+        conn.exec_driver_sql("BEGIN")
+
 with engine.connect() as connection:
     context.configure(connection=connection, transaction_per_migration=True)
     with context.begin_transaction():
@@ -188,7 +240,7 @@ other_up() {
     sqitch:pg)
         SQITCH_FULLNAME=bench SQITCH_EMAIL=bench@localhost SQITCH_CONFIG=/dev/null \
             SQITCH_USER_CONFIG=/dev/null SQITCH_SYSTEM_CONFIG=/dev/null \
-            PGHOST=$OPG_HOST PGPORT=$OPG_PORT PGPASSWORD=$OPG_PASS \
+            PGHOST=$OPG_HOST PGPORT=$OPG_PORT PGPASSWORD=$OPG_PASS_PLAIN \
             "${OW[@]}" "$bin" --chdir "$o" deploy --client "$PSQL" "db:pg://$OPG_USER@/$db" ;;
     alembic:sqlite)
         "${OW[@]}" "$bin" -c "$o/alembic.ini" -x "url=sqlite:///$db" upgrade head ;;
@@ -208,8 +260,13 @@ other_config() {
         printf 'bench:\n  dialect: sqlite3\n  datasource: %s\n  dir: %s\n' "$3" "$o" \
             >"$o/dbconfig-sqlite.yml" ;;
     sql-migrate:pg)
-        printf 'bench:\n  dialect: postgres\n  datasource: host=%s port=%s user=%s password=%s dbname=%s sslmode=disable\n  dir: %s\n' \
-            "$OPG_HOST" "$OPG_PORT" "$OPG_USER" "$OPG_PASS" "$3" "$o" >"$o/dbconfig-pg.yml" ;;
+        # a libpq-style DSN: values quoted, ' and \ escaped; then the whole
+        # as a YAML single-quoted scalar, where ' is written twice
+        local pw=${OPG_PASS_PLAIN//\\/\\\\} host=${OPG_HOST//\\/\\\\} dsn
+        pw=${pw//\'/\\\'} host=${host//\'/\\\'}
+        dsn="host='$host' port=$OPG_PORT user=$OPG_USER password='$pw' dbname=$3 sslmode=disable"
+        printf "bench:\n  dialect: postgres\n  datasource: '%s'\n  dir: %s\n" \
+            "${dsn//\'/\'\'}" "$o" >"$o/dbconfig-pg.yml" ;;
     esac
 }
 
@@ -261,6 +318,7 @@ others_measure() {
                     timed S other_up "$t" "$b" "$db" "$d"
                 done
                 record "$b" "$n" apply "$t" us "${S[@]}"
+                record "$b" "$n" apply "raw_beside_$t" us "${R[@]}"
                 record_paired "$b" "$n" apply R "ratio_paired_$t"
             fi
             log "N=$n $b $t: no-op x $noops (paired with select 1)"
@@ -275,6 +333,7 @@ others_measure() {
                 done
             done
             record "$b" "$n" noop_up "$t" us "${S[@]}"
+            record "$b" "$n" noop_up "raw_beside_$t" us "${R[@]}"
             record_paired "$b" "$n" noop_up R "ratio_paired_$t"
             OW=(/usr/bin/time -f %M -o "$WORK/.time")
             other_up "$t" "$b" "$db" "$d" >/dev/null 2>&1 || die "$t failed under time"

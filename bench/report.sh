@@ -197,7 +197,10 @@ label() { case $1 in sqlite) echo SQLite ;; pg) echo PostgreSQL ;; esac; }
     echo
     echo "## Other migration tools"
     echo
-    if [ -n "${OTHERS:-}" ]; then
+    # the tools run.sh measured: named with their versions in others.txt,
+    # with figures in the TSV
+    others=$(awk -F'\t' '$3 == "noop_up" && $9 == "us" && $4 !~ /^(strata|raw|ratio_)/ && !s[$4]++ { print $4 }' "$tsv")
+    if [ -n "$others" ]; then
         echo "The same workload in each tool's own format, each migration in a"
         echo "transaction of its own, run with the tool's command that migrates to the"
         echo "latest version (\`dbmate migrate\`, \`sql-migrate up\`, \`sqitch deploy\`,"
@@ -205,17 +208,20 @@ label() { case $1 in sqlite) echo SQLite ;; pg) echo PostgreSQL ;; esac; }
         echo "the raw client's apply, and \`select 1\` run beside each no-op (the ratios"
         echo "are medians of those pairs). strata's rows are from the tables above (its"
         echo "CLI, from a directory). Peak memory of the no-op; for a tool that runs the"
-        echo "database's client per script (sqitch), of its largest process."
+        echo "database's client per script (sqitch), of its largest process. sqitch"
+        echo "records each change in its registry (on SQLite a database file of its own)"
+        echo "in a transaction apart from the script's."
         echo
-        printf '%s' "${OTHER_VERSIONS:-}" | while IFS='|' read -r tool ver; do
-            [ -n "$tool" ] && echo "- $tool: $ver"
+        for tool in $others; do
+            ver=$(awk -F'|' -v t="$tool" '$1 == t { print $2; exit }' "$out/others.txt" 2>/dev/null || true)
+            echo "- $tool: ${ver:-version not recorded}"
         done
         echo
         echo "| backend | N | tool | fresh apply ms | ratio to raw (paired) | no-op up ms | ratio to \`select 1\` (paired) | no-op peak MB |"
         echo "|---|---:|---|---:|---:|---:|---:|---:|"
         for b in sqlite pg; do
             for n in $ns; do
-                for tool in strata $OTHERS; do
+                for tool in strata $others; do
                     if [ "$tool" = strata ]; then
                         nt=strata_dir np=ratio_paired_dir ap=ratio_paired
                     else
@@ -233,7 +239,9 @@ label() { case $1 in sqlite) echo SQLite ;; pg) echo PostgreSQL ;; esac; }
             done
         done
     else
-        echo "None of dbmate, sql-migrate, sqitch or alembic is installed; none measured."
+        echo "No other migration tool was measured: none of dbmate, sql-migrate, sqitch"
+        echo "and alembic was installed, or BENCH_OTHERS=none (\`bench/install-others.sh\`"
+        echo "installs them)."
     fi
     echo
     echo "![time against N](plot.png)"

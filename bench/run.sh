@@ -241,6 +241,7 @@ pg_steady() {
 . "$BENCH/others.sh"
 others_find
 [ -n "$OTHERS" ] && log "other migration tools: $OTHERS"
+printf '%s' "$OTHER_VERSIONS" >"$OUT/others.txt"
 
 # --- the workload ------------------------------------------------------------
 declare -A RT # round-trip findings, printed into RESULTS.md
@@ -397,7 +398,7 @@ for n in $NS; do
 done
 
 # --- the report --------------------------------------------------------------
-export PG_SETTINGS PG_VERSION NS NOOP_RUNS INPROC_K OTHERS OTHER_VERSIONS
+export PG_SETTINGS PG_VERSION NS NOOP_RUNS INPROC_K
 RT_TEXT=""
 for n in $NS; do
     [ -n "${RT[$n]:-}" ] && RT_TEXT="$RT_TEXT$n|${RT[$n]}

@@ -18,6 +18,7 @@ CHECK="bench/run.sh, N = 20" assert_exit 0 env \
     BENCH_WORK="$TMP/work" BENCH_OUT="$OUTDIR" \
     STRATA="$STRATA" LIBDIR="$LIBDIR" CC="${CC_ARGS[*]} ${CF_ARGS[*]}" \
     "$SRC/bench/run.sh"
+BENCH_ERR=$ERR
 R=$(cat "$OUTDIR/RESULTS.md" 2>/dev/null)
 for backend in SQLite PostgreSQL; do
     assert_contains "bench: a $backend section" "$R" "## $backend"
@@ -37,6 +38,15 @@ others=$(printf '%s\n' "$R" | sed -n '/^## Other migration tools/,/^## /s/^- \([
 if [ -z "$others" ]; then
     assert_contains "bench: no other tool, none measured" "$R" "none measured"
 fi
+# every tool installed here is measured, or the run says why not
+for tool in dbmate sql-migrate sqitch alembic; do
+    command -v "$tool" >/dev/null 2>&1 || continue
+    case " $(printf '%s ' $others)" in
+    *" $tool "*) pass ;;
+    *) assert_contains "bench: $tool is installed: measured, or why not" \
+        "$BENCH_ERR" "other tools: $tool " ;;
+    esac
+done
 for tool in $others; do
     for backend in SQLite PostgreSQL; do
         # fresh apply, its ratio, the no-op, its ratio and its memory: numbers
