@@ -104,6 +104,10 @@ others_find() {
 "
     done
     OTHERS=${OTHERS# }
+    # sqitch records who deployed, and reads no configuration of this
+    # machine's users
+    export SQITCH_FULLNAME=bench SQITCH_EMAIL=bench@localhost \
+        SQITCH_CONFIG=/dev/null SQITCH_USER_CONFIG=/dev/null SQITCH_SYSTEM_CONFIG=/dev/null
     # postgresql://USER:PASSWORD@/DB?host=SOCKETDIR&port=PORT, as
     # scripts/with-postgres.sh writes it
     OPG_USER=$(sed -nE 's|^postgres(ql)?://([^:@/]*)[:@].*|\2|p' <<<"$STRATA_PG_URL")
@@ -234,13 +238,9 @@ other_up() {
     sql-migrate:*)
         "${OW[@]}" "$bin" up -config="$o/dbconfig-$b.yml" -env=bench ;;
     sqitch:sqlite)
-        SQITCH_FULLNAME=bench SQITCH_EMAIL=bench@localhost SQITCH_CONFIG=/dev/null \
-            SQITCH_USER_CONFIG=/dev/null SQITCH_SYSTEM_CONFIG=/dev/null \
-            "${OW[@]}" "$bin" --chdir "$o" deploy --client "$SQLITE3" "db:sqlite:$db" ;;
+        "${OW[@]}" "$bin" --chdir "$o" deploy --client "$SQLITE3" "db:sqlite:$db" ;;
     sqitch:pg)
-        SQITCH_FULLNAME=bench SQITCH_EMAIL=bench@localhost SQITCH_CONFIG=/dev/null \
-            SQITCH_USER_CONFIG=/dev/null SQITCH_SYSTEM_CONFIG=/dev/null \
-            PGHOST=$OPG_HOST PGPORT=$OPG_PORT PGPASSWORD=$OPG_PASS_PLAIN \
+        PGHOST=$OPG_HOST PGPORT=$OPG_PORT PGPASSWORD=$OPG_PASS_PLAIN \
             "${OW[@]}" "$bin" --chdir "$o" deploy --client "$PSQL" "db:pg://$OPG_USER@/$db" ;;
     alembic:sqlite)
         "${OW[@]}" "$bin" -c "$o/alembic.ini" -x "url=sqlite:///$db" upgrade head ;;
