@@ -390,8 +390,9 @@ STRATA_EXTERN void strata_options_init_sized(strata_options *opts, size_t size);
  * and then after 0.1 s, doubling up to 1 s, until it does or the time is
  * up, each ask bounded by the time left (and by the URL's connect_timeout);
  * a STRATA_LOG_INFO event says when the wait begins, every 10 s of it, and
- * when the server answers. Then strata_open() connects again, unless the
- * server answered the first ask: that failure stands. A server that is up
+ * when the server answers. Then strata_open() connects again, and a failure
+ * is that attempt's (a server that answered the first ask was not waited
+ * for: its refusal is not one a wait mends). A server that is up
  * costs the option nothing.
  *
  * Fails with STRATA_EUSAGE (bad URL or option), STRATA_ECONNECT (cannot open,

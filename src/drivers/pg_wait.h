@@ -10,8 +10,8 @@
 /* How a wait ended, for what the caller does next. */
 typedef enum strata__pg_waited {
     STRATA__PG_NOT_ASKED, /* no wait was asked for */
-    STRATA__PG_ANSWERED,  /* the server answered at once: the failure of
-                             the connection stands, no wait can mend it */
+    STRATA__PG_ANSWERED,  /* the server answered at once: a failure of the
+                             next connection is not one a wait mends */
     STRATA__PG_READY,     /* it accepts connections after a wait */
     STRATA__PG_RAN_OUT    /* the time ran out */
 } strata__pg_waited;
@@ -26,8 +26,8 @@ typedef enum strata__pg_waited {
  * carries a connect_timeout of the time left (libpq's least, 2 s, at the
  * end), never more than `url_timeout` seconds when the URL gives one
  * (> 0). `shown` names the server in the log events (password masked).
- * Returns STRATA_OK with *how and, when it ran out, *waited_ms: on READY
- * and RAN_OUT the caller connects again. Returns STRATA_ECANCELLED, with
+ * Returns STRATA_OK with *how and, when it ran out, *waited_ms; the caller
+ * then connects again. Returns STRATA_ECANCELLED, with
  * the error in db->err, when db->cancel is raised.
  */
 #define STRATA__PG_WAIT_KEYS 4

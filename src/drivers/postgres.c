@@ -286,8 +286,11 @@ static int pg_open(strata *db, void *vst, const strata__url *url)
         shown = pg_display_url(full);
         rc = strata__pg_wait(db, keys, vals, url_timeout,
                              shown ? shown : "the URL", &how, &waited);
-        if (rc == STRATA_OK && how != STRATA__PG_ANSWERED) {
-            PQfinish(st->conn); /* again, for the server's state now */
+        if (rc == STRATA_OK) {
+            /* Again, for the server's state now: even one that answered at
+             * once may have finished starting up just after refusing the
+             * first connection, and a lasting refusal comes back as it is. */
+            PQfinish(st->conn);
             st->conn = PQconnectdbParams(keys, vals, 1);
         }
     }

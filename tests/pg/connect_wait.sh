@@ -111,6 +111,19 @@ assert_not_contains "no such database: no wait" "$ERR" "waiting for the"
 assert_contains "no such database: the server's words" "$ERR" "no_such_db"
 assert_not_contains "no such database: no wait in the hint" "$ERR" \
     "connect-wait"
+# ...though it is asked once and connected to again: a server that
+# finished starting up just after refusing the first connection answers
+# that ask like one that refuses for good.
+if command -v strace >/dev/null 2>&1 && strace -o /dev/null true 2>/dev/null
+then
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+        strace -f -qq -e trace=connect -o "$TMP/connects" "$STRATA" \
+        --connect-wait 60 -m "$TMP/migrations" status \
+        -d "postgresql:///no_such_db?host=$SOCK&port=$PORT&user=postgres" \
+        >/dev/null 2>&1
+    assert_eq "no such database: connect, ask, connect again" 3 \
+        "$(grep -c 's.PGSQL' "$TMP/connects")"
+fi
 
 # A standby with hot_standby off answers that it does not accept
 # connections: strata waits, then gives up...
