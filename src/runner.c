@@ -29,6 +29,9 @@ typedef struct run {
     const strata__migration **steps; /* selected, in run order */
     strata_direction *dirs;          /* and the direction of each */
     size_t nsteps;
+    size_t no_tx_steps; /* selected steps whose script runs outside a
+                           transaction (precheck) */
+    int redo;           /* the steps revert a migration, then apply it */
 } run;
 
 static int check_run_options(strata *db, const strata_run_options *in,
@@ -240,6 +243,7 @@ static int precheck(run *r)
             return rc;
         int no_tx = s.no_transaction;
         strata__script_free(&s);
+        r->no_tx_steps += no_tx != 0;
         if (no_tx && r->opts.single_transaction) {
             const strata__migration *m = r->steps[i];
             strata__err_where(&r->db->err,
@@ -280,9 +284,18 @@ static int script_failed(run *r, const strata__migration *m,
                          "this script ran outside a transaction and may be "
                          "partly applied; it is marked dirty: fix the "
                          "schema by hand, then run `strata repair`");
+    else if (r->redo && r->opts.single_transaction)
+        strata__err_hint(&db->err, "the redo was rolled back as a whole: the "
+                                   "migration is applied as it was before");
     else if (r->opts.single_transaction)
         strata__err_hint(&db->err, "the whole run was rolled back; fix the "
                                    "script and run again");
+    else if (r->redo && dir == STRATA_DIRECTION_UP)
+        strata__err_hint(&db->err,
+                         "the apply was rolled back, but the revert before "
+                         "it (outside a transaction) stands: the migration "
+                         "is not applied now; fix the script and run "
+                         "`strata up`");
     else
         strata__err_hint(&db->err, "the migration was rolled back and left "
                                    "no trace; fix the script and run again");
@@ -646,9 +659,15 @@ int strata_redo(strata_report **out, strata *db, const strata_run_options *opts)
         rc = STRATA_EREFUSED;
         goto out;
     }
+    r.redo = 1;
     rc = add_step(&r, r.steps[0], STRATA_DIRECTION_UP);
     if (rc == STRATA_OK)
         rc = precheck(&r);
+    /* Revert and apply commit together, so a failing apply leaves the
+     * migration applied as it was; a script that runs outside a transaction
+     * rules that out, and the two then commit one by one. */
+    if (r.no_tx_steps == 0)
+        r.opts.single_transaction = 1;
     if (rc == STRATA_OK)
         rc = execute(&r);
 out:

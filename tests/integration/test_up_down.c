@@ -368,6 +368,62 @@ Test(up_down, redo_reverts_and_reapplies_the_newest)
     strata_close(db);
 }
 
+/* Revert and apply commit together: an apply that fails leaves the
+ * migration applied exactly as it was. The down script leaves behind what
+ * makes the apply fail the second time. */
+Test(up_down, redo_whose_apply_fails_changes_nothing)
+{
+    it_mig(&env, "1_a.up.sql", "CREATE TABLE a (x INTEGER);\n");
+    it_mig(&env, "1_a.down.sql", "DROP TABLE a;\n");
+    it_mig(&env, "2_b.up.sql",
+           "CREATE TABLE b (x INTEGER);\nCREATE TABLE marker (x INTEGER);\n");
+    it_mig(&env, "2_b.down.sql", "DROP TABLE b;\n");
+    strata *db = it_open(&env, NULL);
+    cr_assert_eq(it_up_expect(db, NULL, 0), 2);
+    char *before = it_snapshot(env.db);
+
+    strata_report *rep = NULL;
+    cr_assert_eq(strata_redo(&rep, db, NULL), STRATA_EFAILED);
+    const strata_error *e = strata_last_error(db);
+    cr_assert(strstr(e->message, "marker") != NULL, "%s", e->message);
+    cr_assert(strstr(e->hint, "rolled back as a whole") != NULL, "%s", e->hint);
+    cr_assert(rep == NULL || rep->count == 0, "a rolled-back redo reported "
+                                              "steps as done");
+    strata_report_free(rep);
+    char *after = it_snapshot(env.db);
+    cr_assert_str_eq(after, before, "a failed redo changed the database");
+    free(before);
+    free(after);
+    strata_close(db);
+}
+
+/* A down script that must run outside a transaction cannot share one with
+ * the apply: the revert commits alone, and the error says so. */
+Test(up_down, redo_with_a_no_transaction_revert_says_the_revert_stands)
+{
+    it_mig(&env, "1_b.up.sql",
+           "CREATE TABLE b (x INTEGER);\nCREATE TABLE marker (x INTEGER);\n");
+    it_mig(&env, "1_b.down.sql", "-- strata:no-transaction\nDROP TABLE b;\n");
+    strata *db = it_open(&env, NULL);
+    cr_assert_eq(it_up_expect(db, NULL, 0), 1);
+
+    strata_report *rep = NULL;
+    cr_assert_eq(strata_redo(&rep, db, NULL), STRATA_EFAILED);
+    const strata_error *e = strata_last_error(db);
+    cr_assert(strstr(e->hint, "revert before it") != NULL, "%s", e->hint);
+    cr_assert(strstr(e->hint, "strata up") != NULL, "%s", e->hint);
+    cr_assert_eq(rep->count, 1);
+    cr_assert_eq(rep->steps[0]->action, STRATA_ACTION_DOWN);
+    strata_report_free(rep);
+    assert_tracked("");
+    cr_assert_eq(it_scalar(env.db,
+                           "SELECT count(*) FROM sqlite_master WHERE name "
+                           "= 'b'",
+                           -1),
+                 0);
+    strata_close(db);
+}
+
 Test(up_down, dry_run_changes_nothing)
 {
     five();

@@ -554,4 +554,19 @@ assert_eq "connection failures: database unchanged" "$before" "$(pg_snapshot)"
 assert_eq "a database that does not exist was not created" "0" \
     "$("$PSQL" -X -At "$STRATA_PG_ADMIN_URL" -c "SELECT count(*) FROM pg_database WHERE datname = 'no_such_db_$$'")"
 
+
+# ======================================================== redo, atomically
+# The down script leaves behind what makes the apply fail: the revert and
+# the apply commit together, so the migration stays applied as it was.
+R=$TMP/redo_fail
+put "$R/001_rb.up.sql" "CREATE TABLE rb(x int);\nCREATE TABLE rb_marker(x int);\n"
+put "$R/001_rb.down.sql" "DROP TABLE rb;\n"
+new_db
+assert_exit 0 "$STRATA" -d "$DBURL" -m "$R" up
+before=$(pg_snapshot)
+assert_exit 1 "$STRATA" -d "$DBURL" -m "$R" redo
+assert_error "redo whose apply fails" "relation \"rb_marker\" already exists"
+assert_contains "redo whose apply fails: the hint" "$ERR" "rolled back as a whole"
+assert_eq "redo whose apply fails: database unchanged" "$before" "$(pg_snapshot)"
+
 finish
