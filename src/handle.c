@@ -273,6 +273,19 @@ int strata_open(strata **out, const char *url, const strata_source *source,
     return strata__open(out, url, source, opts, NULL);
 }
 
+int strata__lock_wait_go_on(strata *db)
+{
+    if (!strata__cancel_asked(db))
+        return STRATA_OK;
+    strata__err_set(&db->err, STRATA_ECANCELLED, STRATA_REASON_NONE,
+                    "cancelled while waiting for the migration lock (module "
+                    "%s)",
+                    db->module);
+    strata__err_hint(&db->err, "nothing was applied; the run that holds the "
+                               "lock goes on");
+    return STRATA_ECANCELLED;
+}
+
 int strata__open(strata **out, const char *url, const strata_source *source,
                  const strata_options *opts, const atomic_int *cancel)
 {

@@ -513,7 +513,7 @@ static int execute(run *r)
         rc = strata__tables_ensure(db, outer);
     for (size_t i = 0; rc == STRATA_OK && i < r->nsteps; i++) {
         /* A cancel is honoured between migrations, never inside one. */
-        if (i > 0 && db->cancel != NULL && atomic_load(db->cancel)) {
+        if (i > 0 && strata__cancel_asked(db)) {
             rc = strata__err_set(
                 &db->err, STRATA_ECANCELLED, STRATA_REASON_NONE,
                 "cancelled after %zu of %zu migrations", i, r->nsteps);

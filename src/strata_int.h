@@ -383,6 +383,18 @@ struct strata {
 int strata__open(strata **out, const char *url, const strata_source *source,
                  const strata_options *opts, const atomic_int *cancel);
 
+/* Whether the strata_run behind the handle was asked to stop (never, for a
+ * handle of strata_open()). */
+static inline int strata__cancel_asked(const strata *db)
+{
+    return db->cancel != NULL && atomic_load(db->cancel);
+}
+
+/* handle.c: for a driver's wait for the migration lock, between two tries:
+ * STRATA_OK to go on waiting, or STRATA_ECANCELLED with the error set when
+ * the run was asked to stop. */
+int strata__lock_wait_go_on(strata *db);
+
 /* The size of a struct strata_options of version 1, which ends before
  * connect_wait_ms. */
 #define STRATA__OPTIONS_V1_SIZE offsetof(strata_options, connect_wait_ms)

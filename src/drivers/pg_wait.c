@@ -15,16 +15,10 @@
 #include "libpq_load.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
 
 enum { FIRST_PAUSE_MS = 100, LONGEST_PAUSE_MS = 1000, REPORT_EVERY_MS = 10000 };
-
-static int cancelled(const strata *db)
-{
-    return db->cancel != NULL && atomic_load(db->cancel);
-}
 
 /* Sleeps `ms`, in steps short enough to notice a cancel; 0 if cancelled. */
 static int pause_ms(const strata *db, int64_t ms)
@@ -35,10 +29,10 @@ static int pause_ms(const strata *db, int64_t ms)
         while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
         }
         ms -= step;
-        if (cancelled(db))
+        if (strata__cancel_asked(db))
             return 0;
     }
-    return !cancelled(db);
+    return !strata__cancel_asked(db);
 }
 
 static const char *why(PGPing ping)

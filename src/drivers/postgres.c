@@ -810,7 +810,9 @@ static int pg_lock(strata *db, void *vst)
         nanosleep(&ts, NULL);
         if (sleep_us < 100000)
             sleep_us *= 2;
-        rc = learn(db, st, key, &a);
+        rc = strata__lock_wait_go_on(db);
+        if (rc == STRATA_OK)
+            rc = learn(db, st, key, &a);
         if (rc != STRATA_OK)
             return rc;
     }

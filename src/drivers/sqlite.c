@@ -357,6 +357,9 @@ static int sqlite_lock(strata *db, void *vst)
         nanosleep(&ts, NULL);
         if (sleep_us < 50000)
             sleep_us *= 2;
+        int rc = strata__lock_wait_go_on(db);
+        if (rc != STRATA_OK)
+            return rc;
     }
     st->locked = 1;
     strata_event ev = {0};

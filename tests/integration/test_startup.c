@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 static it_env env;
 
@@ -698,6 +699,82 @@ Test(startup, cancel_ends_a_wait_for_the_server)
     cr_assert(strstr(res->error->message, "waiting for the server") != NULL,
               "%s", res->error->message);
     strata_run_free(run);
+}
+
+/* Holds run A inside its first migration's start event until `go` is
+ * set, so A keeps the migration lock for as long as the test needs. */
+typedef struct held {
+    atomic_int started;
+    atomic_int go;
+} held;
+
+static void hold_at_start(const strata_event *ev, void *payload)
+{
+    held *h = payload;
+    if (ev->type != STRATA_EVENT_MIGRATION_START)
+        return;
+    atomic_store(&h->started, 1);
+    while (!atomic_load(&h->go)) {
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void note_lock_wait(const strata_event *ev, void *payload)
+{
+    if (ev->type == STRATA_EVENT_LOCK_WAIT)
+        atomic_store((atomic_int *)payload, 1);
+}
+
+/* A run waiting for the migration lock that another run holds stops at a
+ * cancel, long before its lock timeout, having applied nothing; the run
+ * holding the lock goes on and applies everything. */
+Test(startup, cancel_ends_a_wait_for_the_migration_lock)
+{
+    it_mig(&env, "1_a.sql", "CREATE TABLE a (x);\n");
+    it_mig(&env, "2_b.sql", "CREATE TABLE b (x);\n");
+    strata_source *src = dir_source();
+    held h;
+    atomic_init(&h.started, 0);
+    atomic_init(&h.go, 0);
+    strata_options oa = STRATA_OPTIONS_INIT;
+    oa.on_event = hold_at_start;
+    oa.event_payload = &h;
+    strata_run *a = NULL;
+    cr_assert_eq(strata_run_start(&a, env.url, src, &oa, NULL, NULL), 0);
+    while (!atomic_load(&h.started))
+        cr_assert_eq(strata_run_wait(a, 5), 0, "run A ended: %s",
+                     strata_run_result(a)->error->message);
+
+    atomic_int waiting;
+    atomic_init(&waiting, 0);
+    strata_options ob = STRATA_OPTIONS_INIT;
+    ob.lock_timeout_ms = 600000;
+    ob.on_event = note_lock_wait;
+    ob.event_payload = &waiting;
+    strata_run *b = NULL;
+    cr_assert_eq(strata_run_start(&b, env.url, src, &ob, NULL, NULL), 0);
+    strata_source_free(src);
+    while (!atomic_load(&waiting))
+        cr_assert_eq(strata_run_wait(b, 5), 0, "run B ended: %s",
+                     strata_run_result(b)->error->message);
+    strata_run_cancel(b);
+    cr_assert_eq(strata_run_wait(b, 30000), 1, "the cancel ended the wait");
+    const strata_result *rb = strata_run_result(b);
+    cr_assert_eq(rb->outcome, STRATA_OUTCOME_CANCELLED, "%s: %s",
+                 strata_outcome_name(rb->outcome), rb->error->message);
+    cr_assert(strstr(rb->error->message, "waiting for the migration lock") !=
+                  NULL,
+              "%s", rb->error->message);
+    cr_assert_eq(rb->applied, 0);
+    strata_run_free(b);
+
+    atomic_store(&h.go, 1);
+    cr_assert_eq(strata_run_wait(a, 60000), 1);
+    const strata_result *ra = strata_run_result(a);
+    cr_assert_eq(ra->code, STRATA_OK, "%s", ra->error->message);
+    cr_assert_eq(ra->applied, 2);
+    strata_run_free(a);
 }
 
 /* A program built against version 1 of the options passes a struct that
