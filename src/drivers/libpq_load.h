@@ -41,6 +41,7 @@
     X(PQresultStatus)                                                          \
     X(PQsendFlushRequest)                                                      \
     X(PQsendQueryParams)                                                       \
+    X(PQserverVersion)                                                         \
     X(PQsetNoticeReceiver)                                                     \
     X(PQsetSingleRowMode)                                                      \
     X(PQstatus)                                                                \
@@ -92,6 +93,7 @@ extern strata__libpq strata__libpq_api;
 #define PQresultStatus STRATA__LIBPQ_CALL(PQresultStatus)
 #define PQsendFlushRequest STRATA__LIBPQ_CALL(PQsendFlushRequest)
 #define PQsendQueryParams STRATA__LIBPQ_CALL(PQsendQueryParams)
+#define PQserverVersion STRATA__LIBPQ_CALL(PQserverVersion)
 #define PQsetNoticeReceiver STRATA__LIBPQ_CALL(PQsetNoticeReceiver)
 #define PQsetSingleRowMode STRATA__LIBPQ_CALL(PQsetSingleRowMode)
 #define PQstatus STRATA__LIBPQ_CALL(PQstatus)

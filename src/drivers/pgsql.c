@@ -64,6 +64,7 @@ typedef struct splitter {
     size_t cap;
     size_t line_off; /* incremental line counting: line_no is the line */
     int line_no;     /* of byte line_off */
+    int lenient;     /* pass on what the parser rejects (pgsql.h) */
 } splitter;
 
 static int is_space(char c)
@@ -164,9 +165,10 @@ static int refuse_syntax(splitter *sp, const PgQueryError *e, size_t base,
     strata__err_where(sp->err, sp->path, line, stmt_line,
                       strata__column_of(sp->buf, at));
     strata__err_db(sp->err, e->message, NULL, NULL, 0);
-    strata__err_hint(sp->err, "fix the SQL there; strata splits scripts with "
-                              "PostgreSQL 15's parser, so syntax newer than "
-                              "PostgreSQL 15 is not understood either");
+    strata__err_hint(sp->err, "fix the SQL there (strata reads scripts with "
+                              "PostgreSQL 15's parser; against a server of "
+                              "version 16 or later, a statement only that "
+                              "parser rejects is left to the server)");
     return rc;
 }
 
@@ -647,6 +649,83 @@ static int walk(splitter *sp, size_t base, size_t limit,
 }
 
 /*
+ * Lenient splitting, after the parser rejected the statement that starts at
+ * `stmt_start` (error `e`): the statements before it, from `pos`, as the
+ * parser splits them, then that one as PostgreSQL's scanner bounds it (up
+ * to its ';' token, or the end of the script), flagged UNPARSED. The scan
+ * stops short of a lexer error further on (COPY data, say), which only
+ * matters when the statement has no ';' before it. *next is where
+ * splitting resumes.
+ */
+static int pass_on(splitter *sp, size_t pos, size_t stmt_start,
+                   const PgQueryError *e, size_t *next)
+{
+    char *s = sp->buf;
+    int rc = 0, copied = 0;
+    if (stmt_start > pos) {
+        char saved = s[stmt_start];
+        s[stmt_start] = '\0';
+        PgQuerySplitResult r = pg_query_split_with_parser(s + pos);
+        s[stmt_start] = saved;
+        rc = r.error != NULL ? refuse_syntax(sp, r.error, pos, pos)
+                             : walk(sp, pos, stmt_start, &r, next, &copied);
+        pg_query_free_split_result(r);
+        if (rc != 0)
+            return rc;
+    }
+    size_t limit = sp->len, end = 0;
+    for (;;) {
+        char saved = s[limit];
+        s[limit] = '\0';
+        PgQuerySplitResult r = pg_query_split_with_scanner(s + stmt_start);
+        s[limit] = saved;
+        if (r.error != NULL) {
+            size_t cut =
+                stmt_start + byte_of_char(s + stmt_start, limit - stmt_start,
+                                          r.error->cursorpos);
+            int oom = is_oom(r.error);
+            pg_query_free_split_result(r);
+            if (oom)
+                return strata__err_nomem(sp->err);
+            if (cut <= stmt_start || cut >= limit)
+                return refuse_syntax(sp, e, pos, stmt_start);
+            limit = cut;
+            continue;
+        }
+        for (int i = 0; i < r.n_stmts && end == 0; i++) {
+            size_t st = stmt_start + (size_t)r.stmts[i]->stmt_location;
+            size_t semi = r.stmts[i]->stmt_len > 0
+                              ? st + (size_t)r.stmts[i]->stmt_len
+                              : limit;
+            if (semi < limit && s[semi] == ';')
+                end = semi;
+            else if (limit == sp->len && skip_blank(s, st, limit) < limit)
+                end = limit; /* the last statement, without ';' */
+            else if (skip_blank(s, st, limit) < limit)
+                break; /* cut short by a lexer error: not bounded */
+        }
+        pg_query_free_split_result(r);
+        break;
+    }
+    if (end == 0)
+        return refuse_syntax(sp, e, pos, stmt_start);
+    strata__pg_stmt st = {0};
+    st.offset = skip_blank(s, stmt_start, end);
+    size_t last;
+    if ((rc = trim_tail(sp, st.offset, end, &last)) < 0)
+        return rc;
+    /* PostgreSQL 15's scanner takes a vertical tab for a token of its own */
+    while (last > st.offset && is_space(s[last - 1]))
+        last--;
+    st.len = last - st.offset;
+    st.line = line_at(sp, st.offset);
+    st.flags = STRATA__PG_UNPARSED;
+    st.what = "a statement PostgreSQL 15's parser does not know";
+    *next = end < sp->len ? end + 1 : end;
+    return push(sp, &st);
+}
+
+/*
  * The split of buf[pos..] failed with `e`. If a COPY FROM STDIN comes before
  * the error, its data is what the parser choked on: split up to its ';' and
  * walk on (*next). Otherwise refuse with `e`, or return 1 when the split
@@ -691,6 +770,8 @@ static int after_error(splitter *sp, size_t pos, int bounded,
     pg_query_free_split_result(r);
     if (!found && bounded)
         return 1;
+    if (!found && sp->lenient)
+        return pass_on(sp, pos, stmt_start, e, next);
     if (!found)
         return refuse_syntax(sp, e, pos, skip_blank(s, stmt_start, at));
 
@@ -710,7 +791,8 @@ static int after_error(splitter *sp, size_t pos, int bounded,
 }
 
 int strata__pg_split(strata__pg_script *out, const char *sql, size_t len,
-                     const char *path, int first_line, strata__err *err)
+                     const char *path, int first_line, int lenient,
+                     strata__err *err)
 {
     splitter sp = {0};
     int rc = 0;
@@ -720,6 +802,7 @@ int strata__pg_split(strata__pg_script *out, const char *sql, size_t len,
     sp.path = path != NULL ? path : "";
     sp.first_line = first_line > 0 ? first_line : 1;
     sp.err = err;
+    sp.lenient = lenient;
     sp.out = out;
     sp.len = len;
     sp.line_no = 1;

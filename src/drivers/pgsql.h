@@ -26,6 +26,10 @@
 #define STRATA__PG_TX_CONTROL 0x2u
 /* COPY ... FROM STDIN: data_offset/data_len hold the data that follows. */
 #define STRATA__PG_COPY_IN 0x4u
+/* Lenient splits only: the parser rejected the statement, so it was split
+ * by PostgreSQL's scanner alone (up to its ';' token) and is not
+ * classified; the server judges it. */
+#define STRATA__PG_UNPARSED 0x8u
 
 typedef struct strata__pg_stmt {
     /* Byte offset in the script of the statement's first token (leading
@@ -69,11 +73,17 @@ typedef struct strata__pg_script {
  *    "\." line (line = the COPY's) and for text after a COPY's ';' on its
  *    line.
  *  - STRATA_ENOMEM when memory runs out.
+ * With `lenient` (a server newer than the parser, PostgreSQL 16 or later),
+ * a statement the parser rejects is not refused: it is bounded by the
+ * scanner instead, up to its ';' token, and flagged STRATA__PG_UNPARSED.
+ * What the scanner rejects too (an unterminated string or comment), or a
+ * statement the scanner cannot bound, is refused as above.
  * `path` is used only for the error record. Keeps no state between calls;
  * libpg_query's memory is per thread and everything it returns is freed.
  */
 int strata__pg_split(strata__pg_script *out, const char *sql, size_t len,
-                     const char *path, int first_line, strata__err *err);
+                     const char *path, int first_line, int lenient,
+                     strata__err *err);
 
 /* Frees the statements of `s` and leaves it empty; NULL is fine. */
 void strata__pg_script_free(strata__pg_script *s);

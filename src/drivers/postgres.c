@@ -941,10 +941,15 @@ static int pg_exec(strata *db, void *vst, const char *sql, size_t nparams,
 /* ------------------------------------------------------------------------ */
 /* Scripts */
 
-static int split(strata *db, const strata__script *sc, strata__pg_script *out)
+/* A server newer than the parser may know syntax the parser does not: what
+ * the parser rejects is then passed on for the server to judge, not
+ * refused. */
+static int split(strata *db, const pg_state *st, const strata__script *sc,
+                 strata__pg_script *out)
 {
+    int newer = st->conn != NULL && PQserverVersion(st->conn) >= 160000;
     return strata__pg_split(out, sc->sql, sc->len, sc->path, sc->first_line,
-                            &db->err);
+                            newer, &db->err);
 }
 
 static int refuse_stmt(strata *db, const strata__script *sc,
@@ -961,9 +966,8 @@ static int refuse_stmt(strata *db, const strata__script *sc,
 
 static int pg_check_script(strata *db, void *vst, const strata__script *sc)
 {
-    (void)vst;
     strata__pg_script ps;
-    int rc = split(db, sc, &ps);
+    int rc = split(db, vst, sc, &ps);
     if (rc != STRATA_OK)
         return rc;
     for (size_t i = 0; i < ps.count && !sc->no_transaction; i++) {
@@ -1083,7 +1087,7 @@ static int pg_exec_script(strata *db, void *vst, const strata__script *sc)
 {
     pg_state *st = vst;
     strata__pg_script ps;
-    int rc = split(db, sc, &ps);
+    int rc = split(db, st, sc, &ps);
     if (rc != STRATA_OK)
         return rc;
     if (!st->in_tx) {

@@ -37,16 +37,25 @@ static void split_ok(const char *sql)
 {
     strata__pg_script_free(&S);
     cur = sql;
-    int rc = strata__pg_split(&S, sql, strlen(sql), "t.sql", 1, &err);
+    int rc = strata__pg_split(&S, sql, strlen(sql), "t.sql", 1, 0, &err);
     cr_assert_eq(rc, 0, "rc=%d: %s [%s]", rc, err.pub.message,
                  err.pub.db_message);
+}
+
+/* A split for a server newer than the parser (pgsql.h: lenient). */
+static int split_lenient(const char *sql)
+{
+    strata__pg_script_free(&S);
+    cur = sql;
+    return strata__pg_split(&S, sql, strlen(sql), "t.sql", 1, 1, &err);
 }
 
 static int split_fail(const char *sql, int first_line)
 {
     strata__pg_script_free(&S);
     cur = sql;
-    int rc = strata__pg_split(&S, sql, strlen(sql), "t.sql", first_line, &err);
+    int rc =
+        strata__pg_split(&S, sql, strlen(sql), "t.sql", first_line, 0, &err);
     cr_assert_eq(S.count, 0);
     cr_assert_null(S.items);
     return rc;
@@ -218,7 +227,7 @@ Test(pgsql, not_nul_terminated)
 {
     const char text[] = "SELECT 1; SELECT 2; garbage here";
     cur = text;
-    int rc = strata__pg_split(&S, text, 19, "t.sql", 1, &err);
+    int rc = strata__pg_split(&S, text, 19, "t.sql", 1, 0, &err);
     cr_assert_eq(rc, 0, "%s", err.pub.message);
     cr_assert_eq(S.count, 2);
     stmt_is(1, "SELECT 2", 1);
@@ -547,7 +556,7 @@ Test(pgsql, nul_byte_refused)
 {
     const char text[] = "SELECT 1;\nSELECT\0 2;";
     cur = text;
-    int rc = strata__pg_split(&S, text, sizeof text - 1, "t.sql", 1, &err);
+    int rc = strata__pg_split(&S, text, sizeof text - 1, "t.sql", 1, 0, &err);
     cr_assert_eq(rc, STRATA_EREFUSED);
     cr_assert_eq(err.pub.reason, STRATA_REASON_BAD_SCRIPT);
     cr_assert_eq(err.pub.line, 2);
@@ -605,7 +614,7 @@ static int split_file(const char *path, char **text)
     cur = *text;
     strata__pg_script_free(&S);
     strata__err_clear(&err);
-    return strata__pg_split(&S, *text, len, path, 1, &err);
+    return strata__pg_split(&S, *text, len, path, 1, 0, &err);
 }
 
 static int ends_with(const char *s, const char *suffix)
@@ -667,6 +676,86 @@ Test(pgsql_corpora, crates_io_all_split)
     int n = split_tree(dir, bad, 1);
     cr_assert_gt(n, 500);
     free(dir);
+}
+
+/* --- a server newer than the parser ------------------------------------ */
+
+#define UNKNOWN_WHAT "a statement PostgreSQL 15's parser does not know"
+
+/* PostgreSQL 16's SQL/JSON constructors: PostgreSQL 15's parser rejects
+ * them (strict: refused at their line); for a newer server the statement
+ * is bounded by the scanner, a ';' inside its dollar quote included, and
+ * what follows is parsed again. */
+Test(pgsql, newer_syntax_is_passed_on_for_a_newer_server)
+{
+    const char *sql = "CREATE TABLE a (x int);\n"
+                      "SELECT json_object('k' VALUE $$x;y$$);\n"
+                      "CREATE INDEX CONCURRENTLY i ON a (x);\n";
+    cr_assert_eq(split_fail(sql, 1), STRATA_EREFUSED);
+    cr_assert_eq(err.pub.line, 2);
+
+    cr_assert_eq(split_lenient(sql), 0, "%s", err.pub.message);
+    cr_assert_eq(S.count, 3);
+    stmt_is(0, "CREATE TABLE a (x int)", 1);
+    flags_are(0, 0, NULL);
+    stmt_is(1, "SELECT json_object('k' VALUE $$x;y$$)", 2);
+    flags_are(1, STRATA__PG_UNPARSED, UNKNOWN_WHAT);
+    stmt_is(2, "CREATE INDEX CONCURRENTLY i ON a (x)", 3);
+    flags_are(2, STRATA__PG_NO_TX, "CREATE INDEX CONCURRENTLY");
+}
+
+/* Passed-on statements one after another, the last without ';' and with a
+ * comment after it. */
+Test(pgsql, newer_syntax_last_statement_without_semicolon)
+{
+    cr_assert_eq(split_lenient("SELECT json_array(1, 2 RETURNING text);\n"
+                               "SELECT json_object('a' VALUE 1) -- end\n"),
+                 0, "%s", err.pub.message);
+    cr_assert_eq(S.count, 2);
+    stmt_is(0, "SELECT json_array(1, 2 RETURNING text)", 1);
+    flags_are(0, STRATA__PG_UNPARSED, UNKNOWN_WHAT);
+    stmt_is(1, "SELECT json_object('a' VALUE 1)", 2);
+    flags_are(1, STRATA__PG_UNPARSED, UNKNOWN_WHAT);
+}
+
+/* COPY data after a passed-on statement holds what the scanner chokes on
+ * (an unterminated quote): the statement is bounded before it, and the
+ * COPY keeps its data. */
+Test(pgsql, newer_syntax_before_copy_data)
+{
+    const char *sql = "SELECT json_object('a' VALUE 1);\n"
+                      "COPY t (x) FROM stdin;\n"
+                      "it's\n"
+                      "\\.\n"
+                      "SELECT 1;\n";
+    cr_assert_eq(split_lenient(sql), 0, "%s", err.pub.message);
+    cr_assert_eq(S.count, 3);
+    stmt_is(0, "SELECT json_object('a' VALUE 1)", 1);
+    flags_are(0, STRATA__PG_UNPARSED, UNKNOWN_WHAT);
+    stmt_is(1, "COPY t (x) FROM stdin", 2);
+    flags_are(1, STRATA__PG_COPY_IN, "COPY FROM STDIN");
+    cr_assert_eq(S.items[1].data_len, strlen("it's\n"));
+    stmt_is(2, "SELECT 1", 5);
+}
+
+/* What the scanner rejects too is refused for any server: an unterminated
+ * string, or a statement with no ';' before a lexer error. */
+Test(pgsql, newer_server_still_refuses_what_the_scanner_rejects)
+{
+    cr_assert_eq(split_lenient("SELECT 1;\nSELECT 'abc\n"), STRATA_EREFUSED);
+    cr_assert_eq(S.count, 0);
+    cr_assert_null(S.items);
+    cr_assert_eq(err.pub.line, 2);
+    cr_assert_eq(split_lenient("SELECT json_object('a' VALUE 1) 'x\n"),
+                 STRATA_EREFUSED);
+    cr_assert_eq(S.count, 0);
+    cr_assert_eq(err.pub.line, 1);
+    /* a script the parser accepts splits the same either way */
+    const char *ok = "CREATE TABLE a (x int);\nBEGIN;\nVACUUM a;\n";
+    cr_assert_eq(split_lenient(ok), 0);
+    cr_assert_eq(S.count, 3);
+    flags_are(1, STRATA__PG_TX_CONTROL, "BEGIN");
+    flags_are(2, STRATA__PG_NO_TX, "VACUUM");
 }
 
 Test(pgsql_corpora, harbor_all_split)
