@@ -311,6 +311,10 @@ static int in_tx(run *r,
     strata *db = r->db;
     int outer = r->opts.single_transaction;
     int rc = outer ? STRATA_OK : db->driver->begin(db, db->drv);
+    /* Inside one transaction each migration still starts afresh: a SET in
+     * the one before must not reach it. */
+    if (rc == STRATA_OK && outer && db->driver->step != NULL)
+        rc = db->driver->step(db, db->drv);
     if (rc == STRATA_OK)
         rc = body(r, m, s, ms);
     if (rc == STRATA_OK && outer && db->driver->sync != NULL)

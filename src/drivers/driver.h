@@ -61,6 +61,10 @@ typedef struct strata__driver {
      * and reports its errors, without committing, so that a failure is
      * reported with the migration it belongs to. */
     int (*sync)(strata *db, void *st);
+    /* Optional: in a transaction that holds several migrations, starts the
+     * next one as begin would: the session settings every migration starts
+     * from, and the start of its elapsed_ms_sql. */
+    int (*step)(strata *db, void *st);
     void (*rollback)(strata *db, void *st);
 
     /* One statement of the engine's with `?` text parameters (NULL = SQL
@@ -96,10 +100,10 @@ typedef struct strata__driver {
      * has learnt it from the connection; NULL otherwise. */
     const char *(*current_schema)(void *st);
 
-    /* An SQL expression for the milliseconds the current transaction has
-     * run so far, or NULL. With it, bookkeeping written in the migration's
-     * own transaction records the time measured by the server, so a driver
-     * may send the script and its bookkeeping together. */
+    /* An SQL expression for the milliseconds the current migration has run
+     * so far (since begin or step), or NULL. With it, bookkeeping written in
+     * the migration's own transaction records the time measured by the server,
+     * so a driver may send the script and its bookkeeping together. */
     const char *elapsed_ms_sql;
 
     /* Optional: the state digest (strata__state_hash) of this module's

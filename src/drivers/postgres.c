@@ -893,6 +893,20 @@ static int pg_sync(strata *db, void *vst)
     return flush(db, vst);
 }
 
+/* The next migration of a transaction that holds several: what pg_begin
+ * sets, and the clock its execution time is read from (elapsed_ms_sql). */
+static int pg_step(strata *db, void *vst)
+{
+    pg_state *st = vst;
+    int rc = session_settings(db, st, 1);
+    if (rc == STRATA_OK)
+        rc = enqueue_text(db, st,
+                          "SELECT set_config('strata.step_start', "
+                          "extract(epoch FROM clock_timestamp())::text, "
+                          "true)");
+    return rc;
+}
+
 static int pg_commit(strata *db, void *vst)
 {
     pg_state *st = vst;
@@ -1456,6 +1470,7 @@ const strata__driver strata__driver_postgres = {
     .begin = pg_begin,
     .commit = pg_commit,
     .sync = pg_sync,
+    .step = pg_step,
     .rollback = pg_rollback,
     .exec = pg_exec,
     .exec_script = pg_exec_script,
@@ -1464,8 +1479,13 @@ const strata__driver strata__driver_postgres = {
     .ensure_tables = pg_ensure_tables,
     .qualify = pg_qualify,
     .current_schema = pg_current_schema,
+    /* now() is when the transaction began: the migration's start, unless
+     * a step of a longer transaction recorded its own (in epoch seconds,
+     * which no DateStyle a script sets can misread). */
     .elapsed_ms_sql =
-        "(extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint",
+        "((extract(epoch FROM clock_timestamp()) - coalesce(nullif("
+        "current_setting('strata.step_start', true), '')::numeric, "
+        "extract(epoch FROM now()))) * 1000)::bigint",
     .state_digest = pg_state_digest,
     .state_matched = pg_state_matched,
 };

@@ -798,6 +798,7 @@ const strata__driver strata__driver_sqlite = {
     .begin = sqlite_begin,
     .commit = sqlite_commit,
     .sync = NULL,
+    .step = NULL,
     .rollback = sqlite_rollback,
     .exec = sqlite_exec,
     .exec_script = sqlite_exec_script,

@@ -569,4 +569,18 @@ assert_error "redo whose apply fails" "relation \"rb_marker\" already exists"
 assert_contains "redo whose apply fails: the hint" "$ERR" "rolled back as a whole"
 assert_eq "redo whose apply fails: database unchanged" "$before" "$(pg_snapshot)"
 
+# Inside that one transaction the apply starts afresh, as in a transaction
+# of its own: the down script's SET does not reach it, and its time does
+# not count the down script's second of sleep.
+R=$TMP/redo_fresh
+put "$R/001_rf.up.sql" "CREATE TABLE rf(x int);\n"
+put "$R/001_rf.down.sql" "DROP TABLE rf;\nSELECT pg_sleep(1);\nCREATE SCHEMA rf_other;\nSET search_path = rf_other;\n"
+new_db
+assert_exit 0 "$STRATA" -d "$DBURL" -m "$R" up
+assert_exit 0 "$STRATA" -d "$DBURL" -m "$R" redo
+assert_eq "redo: the apply ran with the session's own search_path" "public" \
+    "$(q "SELECT table_schema FROM information_schema.tables WHERE table_name = 'rf'")"
+assert_eq "redo: the apply's time is its own, not the down script's" "t" \
+    "$(q "SELECT execution_ms < 900 FROM strata_migrations WHERE version = '1'")"
+
 finish
