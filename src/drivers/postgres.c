@@ -808,8 +808,7 @@ static int pg_lock(strata *db, void *vst)
         }
         struct timespec ts = {0, sleep_us * 1000};
         nanosleep(&ts, NULL);
-        if (sleep_us < 100000)
-            sleep_us *= 2;
+        sleep_us = sleep_us * 2 < 100000 ? sleep_us * 2 : 100000;
         rc = strata__lock_wait_go_on(db);
         if (rc == STRATA_OK)
             rc = learn(db, st, key, &a);
