@@ -166,8 +166,8 @@ static int refuse_syntax(splitter *sp, const PgQueryError *e, size_t base,
                       strata__column_of(sp->buf, at));
     strata__err_db(sp->err, e->message, NULL, NULL, 0);
     strata__err_hint(sp->err, "fix the SQL there (strata reads scripts with "
-                              "PostgreSQL 15's parser; against a server of "
-                              "version 16 or later, a statement only that "
+                              "PostgreSQL " PG_MAJORVERSION "'s parser; "
+                              "against a newer server, a statement only that "
                               "parser rejects is left to the server)");
     return rc;
 }
@@ -302,18 +302,35 @@ static int trim_tail(splitter *sp, size_t off, size_t end, size_t *out)
 
 /* --- classification ----------------------------------------------------- */
 
-/* Case-insensitive: does s[0..n) contain `word` (lower case)? */
-static int has_word(const char *s, size_t n, const char *word)
+/* A byte that may continue an identifier or keyword (any byte of a
+ * multibyte character may). */
+static int is_ident_char(char c)
+{
+    unsigned char u = (unsigned char)c;
+    unsigned lower = u | 0x20u;
+    return (lower >= 'a' && lower <= 'z') || (u >= '0' && u <= '9') ||
+           u == '_' || u == '$' || u >= 0x80;
+}
+
+/* Case-insensitive: does s[0..n) contain `word` (lower case), anywhere or,
+ * with `whole`, as a word of its own? */
+static int contains_word(const char *s, size_t n, const char *word, int whole)
 {
     size_t w = strlen(word);
     for (size_t i = 0; i + w <= n; i++) {
         size_t k = 0;
         while (k < w && (s[i + k] | 0x20) == word[k])
             k++;
-        if (k == w)
+        if (k == w && (!whole || ((i == 0 || !is_ident_char(s[i - 1])) &&
+                                  (i + w == n || !is_ident_char(s[i + w])))))
             return 1;
     }
     return 0;
+}
+
+static int has_word(const char *s, size_t n, const char *word)
+{
+    return contains_word(s, n, word, 0);
 }
 
 /* Whether the statement could be flagged at all, from its first word and,
@@ -648,14 +665,66 @@ static int walk(splitter *sp, size_t base, size_t limit,
     return 0;
 }
 
+/* Whether s[0..n) starts with `word` (lower case), any case, as a word. */
+static int starts_with_word(const char *s, size_t n, const char *word)
+{
+    size_t w = strlen(word);
+    return n >= w && has_word(s, w, word) && (n == w || !is_ident_char(s[w]));
+}
+
+/* The end of the first statement of s[start..limit) as PostgreSQL's
+ * scanner bounds it: its ';' token, or with `whole` (limit is the end of
+ * the script) the end; 0 when there is none. A lexer error further on
+ * (COPY data, say) cuts the scan short, which then needs the ';'. */
+static int first_bound(splitter *sp, size_t start, size_t limit, int whole,
+                       size_t *end)
+{
+    char *s = sp->buf;
+    *end = 0;
+    for (;;) {
+        char saved = s[limit];
+        s[limit] = '\0';
+        PgQuerySplitResult r = pg_query_split_with_scanner(s + start);
+        s[limit] = saved;
+        if (r.error != NULL) {
+            size_t cut = start + byte_of_char(s + start, limit - start,
+                                              r.error->cursorpos);
+            int oom = is_oom(r.error);
+            pg_query_free_split_result(r);
+            if (oom)
+                return strata__err_nomem(sp->err);
+            if (cut <= start || cut >= limit)
+                return 0;
+            limit = cut;
+            whole = 0;
+            continue;
+        }
+        for (int i = 0; i < r.n_stmts; i++) {
+            size_t st = start + (size_t)r.stmts[i]->stmt_location;
+            size_t semi = r.stmts[i]->stmt_len > 0
+                              ? st + (size_t)r.stmts[i]->stmt_len
+                              : limit;
+            if (semi < limit && s[semi] == ';')
+                *end = semi;
+            else if (whole && skip_blank(s, st, limit) < limit)
+                *end = limit; /* the last statement, without ';' */
+            if (*end != 0 || skip_blank(s, st, limit) < limit)
+                break;
+        }
+        pg_query_free_split_result(r);
+        return 0;
+    }
+}
+
 /*
  * Lenient splitting, after the parser rejected the statement that starts at
  * `stmt_start` (error `e`): the statements before it, from `pos`, as the
- * parser splits them, then that one as PostgreSQL's scanner bounds it (up
- * to its ';' token, or the end of the script), flagged UNPARSED. The scan
- * stops short of a lexer error further on (COPY data, say), which only
- * matters when the statement has no ';' before it. *next is where
- * splitting resumes.
+ * parser splits them, then that one as PostgreSQL's scanner bounds it,
+ * flagged UNPARSED. It is looked for in a window that doubles, so that a
+ * script of many such statements is not scanned to its end for each. What
+ * the scanner cannot bound safely is refused with `e`: a COPY (its data
+ * would be taken for SQL) and a BEGIN ATOMIC body (the scanner ends it at
+ * its first ';'). *next is where splitting resumes.
  */
 static int pass_on(splitter *sp, size_t pos, size_t stmt_start,
                    const PgQueryError *e, size_t *next)
@@ -667,50 +736,33 @@ static int pass_on(splitter *sp, size_t pos, size_t stmt_start,
         s[stmt_start] = '\0';
         PgQuerySplitResult r = pg_query_split_with_parser(s + pos);
         s[stmt_start] = saved;
-        rc = r.error != NULL ? refuse_syntax(sp, r.error, pos, pos)
-                             : walk(sp, pos, stmt_start, &r, next, &copied);
+        /* The region's own error would name the wrong place: the parser
+         * read past it the first time. */
+        rc = r.error != NULL
+                 ? (is_oom(r.error) ? strata__err_nomem(sp->err)
+                                    : refuse_syntax(sp, e, pos, pos))
+                 : walk(sp, pos, stmt_start, &r, next, &copied);
         pg_query_free_split_result(r);
-        if (rc != 0)
+        if (rc != 0 || copied)
+            return rc; /* a COPY ends the walk: split again after its data */
+    }
+    /* Empty statements (";;") before it are no part of it. */
+    size_t from = skip_blank(s, stmt_start, sp->len);
+    while (from < sp->len && s[from] == ';')
+        from = skip_blank(s, from + 1, sp->len);
+    size_t end = 0;
+    for (size_t window = 4096;; window *= 2) {
+        size_t limit = sp->len - from > window ? from + window : sp->len;
+        if ((rc = first_bound(sp, from, limit, limit == sp->len, &end)) < 0)
             return rc;
+        if (end != 0 || limit == sp->len)
+            break;
     }
-    size_t limit = sp->len, end = 0;
-    for (;;) {
-        char saved = s[limit];
-        s[limit] = '\0';
-        PgQuerySplitResult r = pg_query_split_with_scanner(s + stmt_start);
-        s[limit] = saved;
-        if (r.error != NULL) {
-            size_t cut =
-                stmt_start + byte_of_char(s + stmt_start, limit - stmt_start,
-                                          r.error->cursorpos);
-            int oom = is_oom(r.error);
-            pg_query_free_split_result(r);
-            if (oom)
-                return strata__err_nomem(sp->err);
-            if (cut <= stmt_start || cut >= limit)
-                return refuse_syntax(sp, e, pos, stmt_start);
-            limit = cut;
-            continue;
-        }
-        for (int i = 0; i < r.n_stmts && end == 0; i++) {
-            size_t st = stmt_start + (size_t)r.stmts[i]->stmt_location;
-            size_t semi = r.stmts[i]->stmt_len > 0
-                              ? st + (size_t)r.stmts[i]->stmt_len
-                              : limit;
-            if (semi < limit && s[semi] == ';')
-                end = semi;
-            else if (limit == sp->len && skip_blank(s, st, limit) < limit)
-                end = limit; /* the last statement, without ';' */
-            else if (skip_blank(s, st, limit) < limit)
-                break; /* cut short by a lexer error: not bounded */
-        }
-        pg_query_free_split_result(r);
-        break;
-    }
-    if (end == 0)
-        return refuse_syntax(sp, e, pos, stmt_start);
+    if (end == 0 || starts_with_word(s + from, end - from, "copy") ||
+        contains_word(s + from, end - from, "atomic", 1))
+        return refuse_syntax(sp, e, pos, from);
     strata__pg_stmt st = {0};
-    st.offset = skip_blank(s, stmt_start, end);
+    st.offset = from;
     size_t last;
     if ((rc = trim_tail(sp, st.offset, end, &last)) < 0)
         return rc;
@@ -720,7 +772,8 @@ static int pass_on(splitter *sp, size_t pos, size_t stmt_start,
     st.len = last - st.offset;
     st.line = line_at(sp, st.offset);
     st.flags = STRATA__PG_UNPARSED;
-    st.what = "a statement PostgreSQL 15's parser does not know";
+    st.what = "a statement PostgreSQL " PG_MAJORVERSION "'s parser does not "
+              "know";
     *next = end < sp->len ? end + 1 : end;
     return push(sp, &st);
 }
@@ -853,6 +906,11 @@ int strata__pg_split(strata__pg_script *out, const char *sql, size_t len,
     if (rc < 0)
         strata__pg_script_free(out);
     return rc;
+}
+
+int strata__pg_parser_knows(int server_version)
+{
+    return server_version < (PG_VERSION_NUM / 10000 + 1) * 10000;
 }
 
 void strata__pg_script_free(strata__pg_script *s)

@@ -85,6 +85,11 @@ int strata__pg_split(strata__pg_script *out, const char *sql, size_t len,
                      const char *path, int first_line, int lenient,
                      strata__err *err);
 
+/* Whether a server of `server_version` (PQserverVersion()'s form, 150004)
+ * is of the parser's major version or older, so that its grammar holds no
+ * statement the parser does not know: split strictly then. */
+int strata__pg_parser_knows(int server_version);
+
 /* Frees the statements of `s` and leaves it empty; NULL is fine. */
 void strata__pg_script_free(strata__pg_script *s);
 

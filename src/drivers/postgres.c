@@ -960,7 +960,8 @@ static int pg_exec(strata *db, void *vst, const char *sql, size_t nparams,
 static int split(strata *db, const pg_state *st, const strata__script *sc,
                  strata__pg_script *out)
 {
-    int newer = st->conn != NULL && PQserverVersion(st->conn) >= 160000;
+    int newer =
+        st->conn != NULL && !strata__pg_parser_knows(PQserverVersion(st->conn));
     return strata__pg_split(out, sc->sql, sc->len, sc->path, sc->first_line,
                             newer, &db->err);
 }

@@ -738,6 +738,72 @@ Test(pgsql, newer_syntax_before_copy_data)
     stmt_is(2, "SELECT 1", 5);
 }
 
+/* Which servers get the lenient split: those newer than the parser. */
+Test(pgsql, parser_knows_its_own_and_older_servers)
+{
+    cr_assert(strata__pg_parser_knows(0)); /* no connection to ask */
+    cr_assert(strata__pg_parser_knows(140010));
+    cr_assert(strata__pg_parser_knows(150018));
+    cr_assert_not(strata__pg_parser_knows(160000));
+    cr_assert_not(strata__pg_parser_knows(180001));
+}
+
+/* Empty statements before a passed-on one are not part of it. */
+Test(pgsql, newer_syntax_after_empty_statements)
+{
+    cr_assert_eq(split_lenient("SELECT 1;;\n;SELECT json_object('a' VALUE 1);"),
+                 0, "%s", err.pub.message);
+    cr_assert_eq(S.count, 2);
+    stmt_is(0, "SELECT 1", 1);
+    stmt_is(1, "SELECT json_object('a' VALUE 1)", 2);
+    flags_are(1, STRATA__PG_UNPARSED, UNKNOWN_WHAT);
+}
+
+/* A passed-on statement longer than the first window the scanner looks
+ * in, with a ';' in a string that crosses the window's edge. */
+Test(pgsql, newer_syntax_longer_than_the_scan_window)
+{
+    size_t n = 9000;
+    char *sql = malloc(n + 64);
+    cr_assert_not_null(sql);
+    int head = sprintf(sql, "SELECT json_object('k' VALUE '");
+    memset(sql + head, 'x', n);
+    sql[head + 4000] = ';';
+    sprintf(sql + head + n, "');\nSELECT 2;\n");
+    cr_assert_eq(split_lenient(sql), 0, "%s", err.pub.message);
+    cr_assert_eq(S.count, 2);
+    cr_assert_eq(S.items[0].offset, 0);
+    cr_assert_eq(S.items[0].len, (size_t)head + n + 2);
+    flags_are(0, STRATA__PG_UNPARSED, UNKNOWN_WHAT);
+    stmt_is(1, "SELECT 2", 2);
+    strata__pg_script_free(&S);
+    free(sql);
+}
+
+/* What the scanner cannot bound safely is refused as before, for any
+ * server: a COPY the parser rejects (its data would be read as SQL) and a
+ * BEGIN ATOMIC body (the scanner would end it at its first ';'). */
+Test(pgsql, newer_server_refuses_an_unparsable_copy_or_atomic_body)
+{
+    cr_assert_eq(split_lenient("SELECT 1;\nCOPY t FROM stdin WITH FOO BAR;\n"
+                               "1\n\\.\n"),
+                 STRATA_EREFUSED);
+    cr_assert_eq(err.pub.line, 2);
+    cr_assert_eq(S.count, 0);
+    cr_assert_eq(split_lenient("CREATE FUNCTION f() RETURNS json LANGUAGE sql\n"
+                               "BEGIN ATOMIC\n"
+                               "  SELECT json_object('a' VALUE 1);\n"
+                               "END;\n"),
+                 STRATA_EREFUSED);
+    cr_assert_eq(err.pub.line, 3);
+    cr_assert_eq(S.count, 0);
+    /* a word that merely contains one of them is passed on */
+    cr_assert_eq(split_lenient("SELECT json_object('atomically' VALUE 1) AS "
+                               "copy_count;"),
+                 0, "%s", err.pub.message);
+    flags_are(0, STRATA__PG_UNPARSED, UNKNOWN_WHAT);
+}
+
 /* What the scanner rejects too is refused for any server: an unterminated
  * string, or a statement with no ';' before a lexer error. */
 Test(pgsql, newer_server_still_refuses_what_the_scanner_rejects)
