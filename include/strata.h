@@ -593,12 +593,12 @@ strata_down(strata_report **out, strata *db, const strata_run_options *opts);
  * Reverts the newest applied migration and applies it again, under one
  * lock, in one transaction: when the apply fails, the revert is rolled back
  * with it and the migration stays applied as it was (STRATA_EFAILED, a
- * report with count 0). The apply starts from fresh session settings, as
- * in a transaction of its own. When either script must run outside a
- * transaction (`-- strata:no-transaction`), the two commit one by one, as
- * strata_down() and strata_up() would: a failing apply leaves the migration
- * reverted, or dirty when the apply is that script, and the error's hint
- * says which. opts->single_transaction refuses such a script instead.
+ * report with count 0). On PostgreSQL the apply starts from fresh session
+ * settings (RESET ALL), as in a transaction of its own. When either script must
+ * run outside a transaction (`-- strata:no-transaction`), the two commit one by
+ * one, as strata_down() and strata_up() would: a failing apply leaves the
+ * migration reverted, or dirty when the apply is that script, and the error's
+ * hint says which. opts->single_transaction refuses such a script instead.
  * Refuses like strata_down(); a target (to, steps, all) is STRATA_EUSAGE.
  */
 STRATA_EXTERN STRATA_WARN_UNUSED int

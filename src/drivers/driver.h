@@ -61,9 +61,10 @@ typedef struct strata__driver {
      * and reports its errors, without committing, so that a failure is
      * reported with the migration it belongs to. */
     int (*sync)(strata *db, void *st);
-    /* Optional: in a transaction that holds several migrations, starts the
-     * next one as begin would: the session settings every migration starts
-     * from, and the start of its elapsed_ms_sql. */
+    /* Optional: called before each migration of a transaction that holds
+     * several (the first too): starts it as begin would, with the session
+     * settings every migration starts from and the start of its
+     * elapsed_ms_sql. */
     int (*step)(strata *db, void *st);
     void (*rollback)(strata *db, void *st);
 

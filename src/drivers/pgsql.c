@@ -312,25 +312,37 @@ static int is_ident_char(char c)
            u == '_' || u == '$' || u >= 0x80;
 }
 
-/* Case-insensitive: does s[0..n) contain `word` (lower case), anywhere or,
- * with `whole`, as a word of its own? */
-static int contains_word(const char *s, size_t n, const char *word, int whole)
+/* Case-insensitive: does s[0..n) contain `word` (lower case)? */
+static int has_word(const char *s, size_t n, const char *word)
 {
     size_t w = strlen(word);
     for (size_t i = 0; i + w <= n; i++) {
         size_t k = 0;
         while (k < w && (s[i + k] | 0x20) == word[k])
             k++;
-        if (k == w && (!whole || ((i == 0 || !is_ident_char(s[i - 1])) &&
-                                  (i + w == n || !is_ident_char(s[i + w])))))
+        if (k == w)
             return 1;
     }
     return 0;
 }
 
-static int has_word(const char *s, size_t n, const char *word)
+/* Whether s[0..n) has BEGIN ATOMIC, two words apart only by blanks: the
+ * body of an SQL-standard function, whose ';'s do not end it. A string
+ * holding those words also counts, which only makes the caller refuse. */
+static int has_begin_atomic(const char *s, size_t n)
 {
-    return contains_word(s, n, word, 0);
+    for (size_t i = 5; i + 6 <= n; i++) {
+        if (!has_word(s + i, 6, "atomic") ||
+            (i + 6 < n && is_ident_char(s[i + 6])) || !is_space(s[i - 1]))
+            continue;
+        size_t j = i;
+        while (j > 0 && is_space(s[j - 1]))
+            j--;
+        if (j >= 5 && has_word(s + j - 5, 5, "begin") &&
+            (j == 5 || !is_ident_char(s[j - 6])))
+            return 1;
+    }
+    return 0;
 }
 
 /* Whether the statement could be flagged at all, from its first word and,
@@ -759,7 +771,7 @@ static int pass_on(splitter *sp, size_t pos, size_t stmt_start,
             break;
     }
     if (end == 0 || starts_with_word(s + from, end - from, "copy") ||
-        contains_word(s + from, end - from, "atomic", 1))
+        has_begin_atomic(s + from, end - from))
         return refuse_syntax(sp, e, pos, from);
     strata__pg_stmt st = {0};
     st.offset = from;

@@ -27,7 +27,8 @@
  * by the holder waits for every such snapshot, forever.
  *
  * Session state a migration changes (SET timezone, SET search_path, ...)
- * does not leak into the next one: each transaction starts with RESET ALL.
+ * does not leak into the next one: each migration starts with RESET ALL,
+ * also inside a transaction that holds several (step).
  */
 #include "driver.h"
 #include "pg_digest.h"
