@@ -73,9 +73,9 @@ typedef enum strata_code {
     /* Out of memory. [1] */
     STRATA_ENOMEM = -6,
     /* The run was cancelled (strata_run_cancel()) between two migrations,
-     * or while it waited for the server (connect_wait_ms) or for the
-     * migration lock; every migration it applied is complete and
-     * recorded. [1] */
+     * or while it waited for the server (connect_wait_ms), for the
+     * migration lock or for SQLite's write lock; every migration it
+     * applied is complete and recorded. [1] */
     STRATA_ECANCELLED = -7
 } strata_code;
 
@@ -669,8 +669,8 @@ typedef enum strata_outcome {
     STRATA_OUTCOME_FAILED,         /* could not open, lock, or a migration
                                       failed (those before it stay) */
     STRATA_OUTCOME_CANCELLED       /* stopped between two migrations, or
-                                      while waiting for the server or the
-                                      migration lock */
+                                      while waiting for the server or a
+                                      lock */
 } strata_outcome;
 
 /* A constant name: "up_to_date", "applied", "refused", "failed",
@@ -735,9 +735,10 @@ STRATA_EXTERN int strata_run_fd(const strata_run *run);
 STRATA_EXTERN int strata_run_wait(strata_run *run, int timeout_ms);
 
 /* Asks the run to stop at the next point between two migrations, never
- * inside one; while it waits for the server (connect_wait_ms) or for the
- * migration lock that another run holds, within 0.1 s, or once the ask
- * under way returns. The outcome is then
+ * inside one; while it waits for the server (connect_wait_ms), for the
+ * migration lock that another run holds or, before a migration starts, for
+ * SQLite's write lock that another connection holds, within 0.1 s, or once
+ * the ask under way returns. The outcome is then
  * STRATA_OUTCOME_CANCELLED, unless the run had nothing left to do. Safe from
  * any thread, any number of times. */
 STRATA_EXTERN void strata_run_cancel(strata_run *run);

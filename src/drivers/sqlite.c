@@ -35,12 +35,53 @@ typedef struct sqlite_state {
     int lock_fd;
     int locked;
     int schema_read; /* the schema was parsed once, without error */
+    /* The wait for another connection's lock (on_busy). */
+    const strata *db;
+    int64_t busy_since;
+    int busy_cancellable; /* a cancel may end it: nothing has run yet */
+    int busy_cancelled;   /* and one did */
 } sqlite_state;
+
+/* SQLite's busy handler: waits as sqlite3_busy_timeout() would, up to the
+ * lock timeout, in pauses of at most 50 ms, after each of which a cancel
+ * ends a wait that comes before a migration's first statement. */
+static int on_busy(void *arg, int count)
+{
+    static const int pause_ms[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50};
+    enum { PAUSES = sizeof pause_ms / sizeof pause_ms[0] };
+    sqlite_state *st = arg;
+    int64_t now = strata__monotonic_ms();
+    if (count == 0)
+        st->busy_since = now;
+    if (st->busy_cancellable && strata__cancel_asked(st->db)) {
+        st->busy_cancelled = 1;
+        return 0;
+    }
+    int64_t left = st->db->lock_timeout_ms - (now - st->busy_since);
+    if (left <= 0)
+        return 0;
+    int64_t ms = pause_ms[count < PAUSES ? count : PAUSES - 1];
+    if (ms > left)
+        ms = left;
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    return 1;
+}
 
 /* SQLITE_BUSY after the busy timeout: another connection kept the
  * database's own lock longer than --lock-timeout. */
 static int busy_error(strata *db, sqlite_state *st, const char *what)
 {
+    if (st->busy_cancelled) {
+        st->busy_cancelled = 0;
+        strata__err_set(&db->err, STRATA_ECANCELLED, STRATA_REASON_NONE,
+                        "%s: cancelled while another connection held the "
+                        "database's write lock",
+                        what);
+        strata__err_hint(&db->err, "the migrations applied so far are "
+                                   "complete; run again to apply the rest");
+        return STRATA_ECANCELLED;
+    }
     strata__err_set(&db->err, STRATA_ELOCKED, STRATA_REASON_NONE,
                     "%s: the database stayed locked by another connection "
                     "for %d ms",
@@ -147,8 +188,9 @@ static int connect(strata *db, sqlite_state *st)
         strata__err_hint(&db->err, "check the path and its permissions");
         return STRATA_ECONNECT;
     }
-    sqlite3_busy_timeout(st->conn,
-                         db->lock_timeout_ms > 0 ? db->lock_timeout_ms : 0);
+    st->db = db;
+    sqlite3_busy_handler(st->conn, db->lock_timeout_ms > 0 ? on_busy : NULL,
+                         st);
     return read_check(db, st, "PRAGMA schema_version");
 }
 
@@ -400,8 +442,15 @@ static int sqlite_begin(strata *db, void *vst)
     if (rc != STRATA_OK)
         return rc;
     /* IMMEDIATE takes the write lock now, so two writers never both read
-     * the tracking table and then collide on commit. */
-    return simple(db, vst, "BEGIN IMMEDIATE", "cannot begin a transaction");
+     * the tracking table and then collide on commit; and while it waits
+     * for that lock nothing of the migration has run, so a cancel may end
+     * the wait. */
+    sqlite_state *st = vst;
+    st->busy_cancellable = 1;
+    st->busy_cancelled = 0;
+    rc = simple(db, st, "BEGIN IMMEDIATE", "cannot begin a transaction");
+    st->busy_cancellable = 0;
+    return rc;
 }
 
 static int sqlite_commit(strata *db, void *vst)

@@ -20,7 +20,7 @@
 #define STRATA__SQLITE_FUNCS(X)                                                \
     X(sqlite3_bind_null)                                                       \
     X(sqlite3_bind_text)                                                       \
-    X(sqlite3_busy_timeout)                                                    \
+    X(sqlite3_busy_handler)                                                    \
     X(sqlite3_close_v2)                                                        \
     X(sqlite3_column_count)                                                    \
     X(sqlite3_column_text)                                                     \
@@ -61,7 +61,7 @@ extern strata__sqlite strata__sqlite_api;
 #define STRATA__SQLITE_CALL(f) (strata__sqlite_api.f)
 #define sqlite3_bind_null STRATA__SQLITE_CALL(sqlite3_bind_null)
 #define sqlite3_bind_text STRATA__SQLITE_CALL(sqlite3_bind_text)
-#define sqlite3_busy_timeout STRATA__SQLITE_CALL(sqlite3_busy_timeout)
+#define sqlite3_busy_handler STRATA__SQLITE_CALL(sqlite3_busy_handler)
 #define sqlite3_close_v2 STRATA__SQLITE_CALL(sqlite3_close_v2)
 #define sqlite3_column_count STRATA__SQLITE_CALL(sqlite3_column_count)
 #define sqlite3_column_text STRATA__SQLITE_CALL(sqlite3_column_text)

@@ -777,6 +777,38 @@ Test(startup, cancel_ends_a_wait_for_the_migration_lock)
     strata_run_free(a);
 }
 
+/* A run waiting for SQLite's write lock, which another connection holds
+ * in an open transaction, stops at a cancel long before its lock timeout,
+ * having applied nothing. */
+Test(startup, cancel_ends_a_wait_for_the_database_write_lock)
+{
+    it_mig(&env, "1_a.sql", "CREATE TABLE a (x);\n");
+    strata_source *src = dir_source();
+    sqlite3 *hold = NULL;
+    cr_assert_eq(sqlite3_open(env.db, &hold), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(hold, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+                 SQLITE_OK);
+    strata_options o = STRATA_OPTIONS_INIT;
+    o.lock_timeout_ms = 600000;
+    strata_run *run = NULL;
+    cr_assert_eq(strata_run_start(&run, env.url, src, &o, NULL, NULL), 0);
+    strata_source_free(src);
+    cr_assert_eq(strata_run_wait(run, 300), 0, "the run ended at once: %s",
+                 strata_run_result(run)->error->message);
+    strata_run_cancel(run);
+    cr_assert_eq(strata_run_wait(run, 30000), 1, "the cancel ended the wait");
+    const strata_result *res = strata_run_result(run);
+    cr_assert_eq(res->outcome, STRATA_OUTCOME_CANCELLED, "%s: %s",
+                 strata_outcome_name(res->outcome), res->error->message);
+    cr_assert(strstr(res->error->message, "write lock") != NULL, "%s",
+              res->error->message);
+    cr_assert_eq(res->applied, 0);
+    strata_run_free(run);
+    cr_assert_eq(sqlite3_exec(hold, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(hold);
+    cr_assert_not(it_table_exists(env.db, "a"));
+}
+
 /* A program built against version 1 of the options passes a struct that
  * ends before connect_wait_ms: nothing past its end is read (AddressSanitizer
  * watches the exact allocation), for a handle and for a run alike. */
