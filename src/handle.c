@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 const char *strata_version(void)
@@ -273,8 +274,11 @@ int strata_open(strata **out, const char *url, const strata_source *source,
     return strata__open(out, url, source, opts, NULL);
 }
 
-int strata__lock_wait_go_on(strata *db)
+int strata__lock_pause(strata *db, long *pause_us)
 {
+    struct timespec ts = {*pause_us / 1000000L, (*pause_us % 1000000L) * 1000L};
+    nanosleep(&ts, NULL);
+    *pause_us = *pause_us * 2 < 100000 ? *pause_us * 2 : 100000;
     if (!strata__cancel_asked(db))
         return STRATA_OK;
     strata__err_set(&db->err, STRATA_ECANCELLED, STRATA_REASON_NONE,

@@ -390,10 +390,11 @@ static inline int strata__cancel_asked(const strata *db)
     return db->cancel != NULL && atomic_load(db->cancel);
 }
 
-/* handle.c: for a driver's wait for the migration lock, between two tries:
- * STRATA_OK to go on waiting, or STRATA_ECANCELLED with the error set when
- * the run was asked to stop. */
-int strata__lock_wait_go_on(strata *db);
+/* handle.c: a driver's pause between two tries at the migration lock:
+ * sleeps *pause_us, doubles it up to 100 ms (so that a cancel is seen
+ * within 0.1 s), and returns STRATA_OK to try again, or STRATA_ECANCELLED
+ * with the error set when the run was asked to stop. */
+int strata__lock_pause(strata *db, long *pause_us);
 
 /* The size of a struct strata_options of version 1, which ends before
  * connect_wait_ms. */

@@ -807,10 +807,7 @@ static int pg_lock(strata *db, void *vst)
                                        "raise --lock-timeout");
             return STRATA_ELOCKED;
         }
-        struct timespec ts = {0, sleep_us * 1000};
-        nanosleep(&ts, NULL);
-        sleep_us = sleep_us * 2 < 100000 ? sleep_us * 2 : 100000;
-        rc = strata__lock_wait_go_on(db);
+        rc = strata__lock_pause(db, &sleep_us);
         if (rc == STRATA_OK)
             rc = learn(db, st, key, &a);
         if (rc != STRATA_OK)

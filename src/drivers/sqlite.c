@@ -395,11 +395,7 @@ static int sqlite_lock(strata *db, void *vst)
             ev.message = "another process holds the migration lock; waiting";
             strata__emit(db, &ev);
         }
-        struct timespec ts = {0, sleep_us * 1000};
-        nanosleep(&ts, NULL);
-        if (sleep_us < 50000)
-            sleep_us *= 2;
-        int rc = strata__lock_wait_go_on(db);
+        int rc = strata__lock_pause(db, &sleep_us);
         if (rc != STRATA_OK)
             return rc;
     }

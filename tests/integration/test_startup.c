@@ -673,6 +673,22 @@ Test(startup, embedded_state_digest_answers_a_start)
     cr_assert_eq(strata_source_from_embedded(&src, &later), STRATA_EUSAGE);
 }
 
+/* Cancels `run`, which waits for something, and checks that the cancel
+ * ended the wait (`why`, in the message) with nothing applied; frees it. */
+static void cancel_ends_the_wait(strata_run *run, const char *why)
+{
+    strata_run_cancel(run);
+    cr_assert_eq(strata_run_wait(run, 30000), 1, "the cancel ended the wait");
+    const strata_result *res = strata_run_result(run);
+    cr_assert_eq(res->code, STRATA_ECANCELLED, "%d: %s", res->code,
+                 res->error->message);
+    cr_assert_eq(res->outcome, STRATA_OUTCOME_CANCELLED);
+    cr_assert(strstr(res->error->message, why) != NULL, "%s",
+              res->error->message);
+    cr_assert_eq(res->applied, 0);
+    strata_run_free(run);
+}
+
 /* The wait for a PostgreSQL server that does not answer ends at a cancel,
  * not when its time runs out (no server: a socket directory of our own
  * where none listens). */
@@ -691,14 +707,7 @@ Test(startup, cancel_ends_a_wait_for_the_server)
     cr_assert_eq(strata_run_start(&run, url, src, &o, NULL, NULL), 0);
     strata_source_free(src);
     cr_assert_eq(strata_run_wait(run, 300), 0, "the run ended at once");
-    strata_run_cancel(run);
-    cr_assert_eq(strata_run_wait(run, 30000), 1, "the cancel ended the wait");
-    const strata_result *res = strata_run_result(run);
-    cr_assert_eq(res->code, STRATA_ECANCELLED, "%d: %s", res->code,
-                 res->error->message);
-    cr_assert(strstr(res->error->message, "waiting for the server") != NULL,
-              "%s", res->error->message);
-    strata_run_free(run);
+    cancel_ends_the_wait(run, "waiting for the server");
 }
 
 /* Holds run A inside its first migration's start event until `go` is
@@ -758,16 +767,7 @@ Test(startup, cancel_ends_a_wait_for_the_migration_lock)
     while (!atomic_load(&waiting))
         cr_assert_eq(strata_run_wait(b, 5), 0, "run B ended: %s",
                      strata_run_result(b)->error->message);
-    strata_run_cancel(b);
-    cr_assert_eq(strata_run_wait(b, 30000), 1, "the cancel ended the wait");
-    const strata_result *rb = strata_run_result(b);
-    cr_assert_eq(rb->outcome, STRATA_OUTCOME_CANCELLED, "%s: %s",
-                 strata_outcome_name(rb->outcome), rb->error->message);
-    cr_assert(strstr(rb->error->message, "waiting for the migration lock") !=
-                  NULL,
-              "%s", rb->error->message);
-    cr_assert_eq(rb->applied, 0);
-    strata_run_free(b);
+    cancel_ends_the_wait(b, "waiting for the migration lock");
 
     atomic_store(&h.go, 1);
     cr_assert_eq(strata_run_wait(a, 60000), 1);
@@ -795,15 +795,7 @@ Test(startup, cancel_ends_a_wait_for_the_database_write_lock)
     strata_source_free(src);
     cr_assert_eq(strata_run_wait(run, 300), 0, "the run ended at once: %s",
                  strata_run_result(run)->error->message);
-    strata_run_cancel(run);
-    cr_assert_eq(strata_run_wait(run, 30000), 1, "the cancel ended the wait");
-    const strata_result *res = strata_run_result(run);
-    cr_assert_eq(res->outcome, STRATA_OUTCOME_CANCELLED, "%s: %s",
-                 strata_outcome_name(res->outcome), res->error->message);
-    cr_assert(strstr(res->error->message, "write lock") != NULL, "%s",
-              res->error->message);
-    cr_assert_eq(res->applied, 0);
-    strata_run_free(run);
+    cancel_ends_the_wait(run, "write lock");
     cr_assert_eq(sqlite3_exec(hold, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(hold);
     cr_assert_not(it_table_exists(env.db, "a"));
