@@ -53,6 +53,8 @@
 
 #define PG_SQL_COMMENT 275 /* pg_query.proto Token values */
 #define PG_C_COMMENT 276
+#define PG_ATOMIC 300
+#define PG_BEGIN_P 307
 
 typedef struct splitter {
     char *buf; /* NUL-terminated copy of the script */
@@ -224,48 +226,101 @@ static int pb_skip(const uint8_t **p, const uint8_t *end, unsigned wt)
     }
 }
 
-/* The end of the last token that is not a comment, from a pg_query_scan()
- * result (PgQuery__ScanResult: tokens = 2; ScanToken: start = 1, end = 2,
- * token = 4). Decoded by hand: the protobuf-c headers are not installed.
- * Returns 0 when there is none or the buffer does not decode. */
-static size_t last_token_end(const PgQueryProtobuf *pb)
+/* One token of a pg_query_scan() result (PgQuery__ScanResult: tokens = 2;
+ * ScanToken: start = 1, end = 2, token = 4), decoded by hand: the
+ * protobuf-c headers are not installed. Reads the next token at *p into
+ * *t: 1 when there is one, 0 at the end, -1 when the buffer does not
+ * decode. */
+typedef struct scan_token {
+    uint64_t start, end, token;
+} scan_token;
+
+static int next_token(const uint8_t **p, const uint8_t *stop, scan_token *t)
 {
-    const uint8_t *p = (const uint8_t *)pb->data, *end = p + pb->len;
-    size_t last = 0;
-    while (p < end) {
+    while (*p < stop) {
         uint64_t key, n;
-        if (!pb_varint(&p, end, &key))
-            return 0;
+        if (!pb_varint(p, stop, &key))
+            return -1;
         if (key != ((2 << 3) | 2)) {
-            if (!pb_skip(&p, end, (unsigned)(key & 7)))
-                return 0;
+            if (!pb_skip(p, stop, (unsigned)(key & 7)))
+                return -1;
             continue;
         }
-        if (!pb_varint(&p, end, &n) || n > (uint64_t)(end - p))
-            return 0;
-        const uint8_t *q = p, *qend = p + n;
-        uint64_t tok_end = 0, token = 0;
+        if (!pb_varint(p, stop, &n) || n > (uint64_t)(stop - *p))
+            return -1;
+        const uint8_t *q = *p, *qend = *p + n;
+        t->start = t->end = t->token = 0;
         while (q < qend) {
             uint64_t k, v;
             if (!pb_varint(&q, qend, &k))
-                return 0;
+                return -1;
             if ((k & 7) != 0) {
                 if (!pb_skip(&q, qend, (unsigned)(k & 7)))
-                    return 0;
+                    return -1;
                 continue;
             }
             if (!pb_varint(&q, qend, &v))
-                return 0;
-            if ((k >> 3) == 2)
-                tok_end = v;
+                return -1;
+            if ((k >> 3) == 1)
+                t->start = v;
+            else if ((k >> 3) == 2)
+                t->end = v;
             else if ((k >> 3) == 4)
-                token = v;
+                t->token = v;
         }
-        if (token != PG_SQL_COMMENT && token != PG_C_COMMENT)
-            last = (size_t)tok_end;
-        p = qend;
+        *p = qend;
+        return 1;
     }
-    return last;
+    return 0;
+}
+
+/* Whether token t of text[0..len) means nothing to a server: a comment,
+ * or a vertical tab, which PostgreSQL 15's scanner takes for a token of
+ * its own and later ones for a blank. */
+static int is_noise(const scan_token *t, const char *text, size_t len)
+{
+    if (t->token == PG_SQL_COMMENT || t->token == PG_C_COMMENT)
+        return 1;
+    if (t->start >= t->end || t->end > len)
+        return 0;
+    for (uint64_t i = t->start; i < t->end; i++)
+        if (!is_space(text[i]))
+            return 0;
+    return 1;
+}
+
+/* The end of the last token that means something (is_noise), from a
+ * pg_query_scan() result of text[0..len); 0 when there is none or the
+ * buffer does not decode. */
+static size_t last_token_end(const PgQueryProtobuf *pb, const char *text,
+                             size_t len)
+{
+    const uint8_t *p = (const uint8_t *)pb->data, *stop = p + pb->len;
+    scan_token t;
+    size_t last = 0;
+    int rc;
+    while ((rc = next_token(&p, stop, &t)) > 0)
+        if (!is_noise(&t, text, len))
+            last = (size_t)t.end;
+    return rc < 0 ? 0 : last;
+}
+
+/* PostgreSQL's scanner over s[from..end): 0 with the tokens in *r (the
+ * caller frees it), 1 when the scanner rejects the text, < 0 out of
+ * memory. */
+static int scan_range(splitter *sp, size_t from, size_t end,
+                      PgQueryScanResult *r)
+{
+    char *s = sp->buf;
+    char saved = s[end];
+    s[end] = '\0';
+    *r = pg_query_scan(s + from);
+    s[end] = saved;
+    if (r->error == NULL)
+        return 0;
+    int rc = is_oom(r->error) ? strata__err_nomem(sp->err) : 1;
+    pg_query_free_scan_result(*r);
+    return rc;
 }
 
 /* The end of the statement's last token in [off, end): trailing whitespace
@@ -283,21 +338,15 @@ static int trim_tail(splitter *sp, size_t off, size_t end, size_t *out)
         may = s[i - 1] == '-' && s[i - 2] == '-';
     if (!may)
         return 0;
-    char saved = s[end];
-    s[end] = '\0';
-    PgQueryScanResult r = pg_query_scan(s + off);
-    s[end] = saved;
-    int rc = 0;
-    if (r.error != NULL) {
-        if (is_oom(r.error))
-            rc = strata__err_nomem(sp->err);
-    } else {
-        size_t last = last_token_end(&r.pbuf);
-        if (last > 0 && last <= end - off)
-            *out = off + last;
-    }
+    PgQueryScanResult r;
+    int rc = scan_range(sp, off, end, &r);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    size_t last = last_token_end(&r.pbuf, s + off, end - off);
+    if (last > 0 && last <= end - off)
+        *out = off + last;
     pg_query_free_scan_result(r);
-    return rc;
+    return 0;
 }
 
 /* --- classification ----------------------------------------------------- */
@@ -321,25 +370,6 @@ static int has_word(const char *s, size_t n, const char *word)
         while (k < w && (s[i + k] | 0x20) == word[k])
             k++;
         if (k == w)
-            return 1;
-    }
-    return 0;
-}
-
-/* Whether s[0..n) has BEGIN ATOMIC, two words apart only by blanks: the
- * body of an SQL-standard function, whose ';'s do not end it. A string
- * holding those words also counts, which only makes the caller refuse. */
-static int has_begin_atomic(const char *s, size_t n)
-{
-    for (size_t i = 5; i + 6 <= n; i++) {
-        if (!has_word(s + i, 6, "atomic") ||
-            (i + 6 < n && is_ident_char(s[i + 6])) || !is_space(s[i - 1]))
-            continue;
-        size_t j = i;
-        while (j > 0 && is_space(s[j - 1]))
-            j--;
-        if (j >= 5 && has_word(s + j - 5, 5, "begin") &&
-            (j == 5 || !is_ident_char(s[j - 6])))
             return 1;
     }
     return 0;
@@ -728,6 +758,26 @@ static int first_bound(splitter *sp, size_t start, size_t limit, int whole,
     }
 }
 
+/* Whether s[from..end) holds the tokens BEGIN ATOMIC, comments aside: the
+ * body of an SQL-standard function, whose ';'s do not end it. 1 too when
+ * the scanner cannot tell (the caller then refuses); < 0 out of memory. */
+static int has_begin_atomic(splitter *sp, size_t from, size_t end)
+{
+    PgQueryScanResult r;
+    int rc = scan_range(sp, from, end, &r);
+    if (rc != 0)
+        return rc;
+    const uint8_t *p = (const uint8_t *)r.pbuf.data, *stop = p + r.pbuf.len;
+    scan_token t;
+    uint64_t prev = 0;
+    while ((rc = next_token(&p, stop, &t)) > 0 &&
+           !(prev == PG_BEGIN_P && t.token == PG_ATOMIC))
+        if (!is_noise(&t, sp->buf + from, end - from))
+            prev = t.token;
+    pg_query_free_scan_result(r);
+    return rc != 0;
+}
+
 /*
  * Lenient splitting, after the parser rejected the statement that starts at
  * `stmt_start` (error `e`): the statements before it, from `pos`, as the
@@ -770,17 +820,15 @@ static int pass_on(splitter *sp, size_t pos, size_t stmt_start,
         if (end != 0 || limit == sp->len)
             break;
     }
-    if (end == 0 || starts_with_word(s + from, end - from, "copy") ||
-        has_begin_atomic(s + from, end - from))
+    if (end == 0 || starts_with_word(s + from, end - from, "copy"))
         return refuse_syntax(sp, e, pos, from);
+    if ((rc = has_begin_atomic(sp, from, end)) != 0)
+        return rc < 0 ? rc : refuse_syntax(sp, e, pos, from);
     strata__pg_stmt st = {0};
     st.offset = from;
     size_t last;
     if ((rc = trim_tail(sp, st.offset, end, &last)) < 0)
         return rc;
-    /* PostgreSQL 15's scanner takes a vertical tab for a token of its own */
-    while (last > st.offset && is_space(s[last - 1]))
-        last--;
     st.len = last - st.offset;
     st.line = line_at(sp, st.offset);
     st.flags = STRATA__PG_UNPARSED;

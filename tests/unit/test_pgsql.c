@@ -718,6 +718,22 @@ Test(pgsql, newer_syntax_last_statement_without_semicolon)
     flags_are(1, STRATA__PG_UNPARSED, UNKNOWN_WHAT);
 }
 
+/* PostgreSQL 15's scanner takes a vertical tab for a token; a newer
+ * server, for a blank. So a passed-on statement does not end at one, nor
+ * take the comment before one along (it ended with that comment's ';'). */
+Test(pgsql, newer_syntax_ends_before_vertical_tabs_and_comments)
+{
+    cr_assert_eq(split_lenient("SELECT json_object('a' VALUE 1) \v-- c;\n"
+                               "\v-- d\n"),
+                 0, "%s", err.pub.message);
+    cr_assert_eq(S.count, 1);
+    stmt_is(0, "SELECT json_object('a' VALUE 1)", 1);
+    cr_assert_eq(split_lenient("SELECT json_object('a' VALUE 1) /* c; */\v;"),
+                 0, "%s", err.pub.message);
+    cr_assert_eq(S.count, 1);
+    stmt_is(0, "SELECT json_object('a' VALUE 1)", 1);
+}
+
 /* COPY data after a passed-on statement holds what the scanner chokes on
  * (an unterminated quote): the statement is bounded before it, and the
  * COPY keeps its data. */
@@ -797,11 +813,24 @@ Test(pgsql, newer_server_refuses_an_unparsable_copy_or_atomic_body)
                  STRATA_EREFUSED);
     cr_assert_eq(err.pub.line, 3);
     cr_assert_eq(S.count, 0);
-    /* a word that merely contains one of them, or ATOMIC alone, is passed
-     * on */
+    /* the two tokens, with comments between them */
+    cr_assert_eq(split_lenient("SELECT 1;\nCREATE FUNCTION f() RETURNS json "
+                               "LANGUAGE sql BEGIN /* body */\n"
+                               "-- standard\nATOMIC SELECT json_object('a' "
+                               "VALUE 1);\nEND;\n"),
+                 STRATA_EREFUSED);
+    cr_assert_eq(err.pub.line, 4);
+    cr_assert_eq(S.count, 0);
+    /* a word that merely contains one of them, ATOMIC alone, or both
+     * inside a string or a comment, is passed on */
     cr_assert_eq(split_lenient("SELECT json_object('atomically' VALUE 1) AS "
                                "copy_count, 1 AS atomic;"),
                  0, "%s", err.pub.message);
+    flags_are(0, STRATA__PG_UNPARSED, UNKNOWN_WHAT);
+    cr_assert_eq(split_lenient("SELECT json_object('begin atomic' VALUE 1) "
+                               "/* BEGIN ATOMIC */;"),
+                 0, "%s", err.pub.message);
+    cr_assert_eq(S.count, 1);
     flags_are(0, STRATA__PG_UNPARSED, UNKNOWN_WHAT);
 }
 
