@@ -195,6 +195,28 @@ label() { case $1 in sqlite) echo SQLite ;; pg) echo PostgreSQL ;; esac; }
             "$(ratio "$(get $b 10000 status strata us)" "$(get $b 10000 noop_up strata_dir us)")" 2
     done
     echo
+    echo "## Floors under the targets"
+    echo
+    echo "What the database and its client cost before strata does anything of"
+    echo "its own, measured in the same run (the targets are set at N = 1,000):"
+    echo "where a floor is above a target, no tool built on that database library"
+    echo "can meet it. (SQLite's fresh apply has its own section above: the raw"
+    echo "client writing strata's rows.)"
+    echo
+    echo "| N | target | floor | floor, as the target counts |"
+    echo "|---:|---|---|---|"
+    for n in $ns; do
+        sr=$(get sqlite "$n" status raw us)
+        [ -n "$sr" ] && echo "| $n | SQLite no-op up ≤ 1.5× (embedded), 3× (directory)" \
+            "\`select 1\` | reading the tracking table in the \`sqlite3\` shell:" \
+            "$(ms "$sr") ms (SQLite parses the whole schema first) |" \
+            "$(ratio "$sr" "$(get sqlite "$n" noop_up raw us)")× \`select 1\` |"
+        fl=$(get pg "$n" noop_up libpq_floor kb)
+        [ -n "$fl" ] && echo "| $n | PostgreSQL peak memory ≤ 8 MB | a program that" \
+            "only connects with libpq (\`bench/libpq_floor.c\`) and runs \`select 1\` |" \
+            "$(mb "$fl") MB |"
+    done
+    echo
     echo "## Other migration tools"
     echo
     # the tools run.sh measured: named with their versions in others.txt,

@@ -179,6 +179,16 @@ build_helpers() {
     done
 }
 
+# The floor under strata's memory on PostgreSQL: a program that only connects
+# with libpq and runs `select 1` (libpq-dev, which the build needs, has the
+# header).
+FLOOR=$WORK/libpq_floor
+# shellcheck disable=SC2046 # pkg-config prints flags to split
+"${CC[@]}" -O2 -std=c11 -Wall -Wextra -o "$FLOOR" "$BENCH/libpq_floor.c" \
+    $(pkg-config --cflags --libs libpq 2>/dev/null ||
+        echo -I/usr/include/postgresql -lpq) ||
+    die "cannot build bench/libpq_floor.c: is libpq-dev installed?"
+
 # --- round trips (PostgreSQL), as tests/pg/roundtrips.sh counts them --------
 # sends FILE: "CONN QUERY TERM" - sends on the PostgreSQL socket before the
 # first query, carrying queries, and the Terminate message.
@@ -372,6 +382,7 @@ for n in $NS; do
     record pg "$n" noop_up strata_dir kb "$(peak_kb "$STRATA" -q -d "$purl" -m "$d/migrations" up)"
     record pg "$n" noop_up strata_embedded kb "$(peak_kb "$d/noop_embedded" "$purl")"
     record pg "$n" noop_up raw kb "$(peak_kb "$PSQL" -X -q -At -c 'select 1' "$purl")"
+    record pg "$n" noop_up libpq_floor kb "$(peak_kb "$FLOOR" "$purl")"
     record pg "$n" status strata kb "$(peak_kb "$STRATA" -d "$purl" -m "$d/migrations" status)"
     record pg "$n" status raw kb "$(peak_kb "$PSQL" -X -q -At -c 'select * from strata_migrations' "$purl")"
     line=$("$d/inproc" "$purl" "$INPROC_K")

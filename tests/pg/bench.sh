@@ -29,6 +29,11 @@ for measure in "fresh apply" "no-op up (directory)" "no-op up (embedded)" \
         "$(printf '%s\n' "$R" | grep -c "^| 20 | $measure")"
 done
 assert_contains "bench: the targets" "$R" "## Targets"
+assert_contains "bench: the floors under them" "$R" "## Floors under the targets"
+assert_eq "bench: the libpq floor, in MB" "1" \
+    "$(printf '%s\n' "$R" | grep -cE '^\| 20 \| PostgreSQL peak memory .* \| [0-9]+\.[0-9] MB \|$')"
+assert_eq "bench: the SQLite read floor, as a ratio" "1" \
+    "$(printf '%s\n' "$R" | grep -cE '^\| 20 \| SQLite no-op up .* \| [0-9]+\.[0-9]+× `select 1` \|$')"
 if strace -f -o /dev/null true 2>/dev/null; then
     assert_contains "bench: round trips, one query like psql's" "$R" \
         "| 20 | 1 | 3+1+1 | 3+1+1 | 3+1+1 |"
