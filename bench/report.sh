@@ -207,12 +207,19 @@ label() { case $1 in sqlite) echo SQLite ;; pg) echo PostgreSQL ;; esac; }
     echo "|---:|---|---|---|"
     for n in $ns; do
         sr=$(get sqlite "$n" status raw us)
-        [ -n "$sr" ] && echo "| $n | SQLite no-op up ≤ 1.5× (embedded), 3× (directory)" \
-            "\`select 1\` | reading the tracking table in the \`sqlite3\` shell:" \
+        goal="≤ 1.5× (embedded), 3× (directory) \`select 1\`"
+        [ "$n" = 1000 ] || goal="(no target at this N)"
+        [ -n "$sr" ] && echo "| $n | SQLite no-op up $goal | reading the tracking" \
+            "table in the \`sqlite3\` shell:" \
             "$(ms "$sr") ms (SQLite parses the whole schema first) |" \
             "$(ratio "$sr" "$(get sqlite "$n" noop_up raw us)")× \`select 1\` |"
         fl=$(get pg "$n" noop_up libpq_floor kb)
-        [ -n "$fl" ] && echo "| $n | PostgreSQL peak memory ≤ 8 MB | a program that" \
+        case $n in
+        1000) goal="≤ 8 MB" ;;
+        10000) goal="≤ 16 MB" ;;
+        *) goal="(no target at this N)" ;;
+        esac
+        [ -n "$fl" ] && echo "| $n | PostgreSQL peak memory $goal | a program that" \
             "only connects with libpq (\`bench/libpq_floor.c\`) and runs \`select 1\` |" \
             "$(mb "$fl") MB |"
     done
