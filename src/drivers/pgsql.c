@@ -289,38 +289,40 @@ static int is_noise(const scan_token *t, const char *text, size_t len)
     return 1;
 }
 
-/* The end of the last token that means something (is_noise), from a
- * pg_query_scan() result of text[0..len); 0 when there is none or the
- * buffer does not decode. */
-static size_t last_token_end(const PgQueryProtobuf *pb, const char *text,
-                             size_t len)
-{
-    const uint8_t *p = (const uint8_t *)pb->data, *stop = p + pb->len;
-    scan_token t;
-    size_t last = 0;
-    int rc;
-    while ((rc = next_token(&p, stop, &t)) > 0)
-        if (!is_noise(&t, text, len))
-            last = (size_t)t.end;
-    return rc < 0 ? 0 : last;
-}
-
-/* PostgreSQL's scanner over s[from..end): 0 with the tokens in *r (the
- * caller frees it), 1 when the scanner rejects the text, < 0 out of
+/* What PostgreSQL's scanner finds in s[from..end), noise (is_noise) aside:
+ * *last, the end of the last token, relative to from (0 when there is
+ * none), and *atomic, whether the tokens BEGIN ATOMIC appear: the body of
+ * an SQL-standard function, whose ';'s do not end it. Returns 0, or 1 when
+ * the scanner rejects the text or its tokens do not decode; < 0 out of
  * memory. */
-static int scan_range(splitter *sp, size_t from, size_t end,
-                      PgQueryScanResult *r)
+static int scan_statement(splitter *sp, size_t from, size_t end, size_t *last,
+                          int *atomic)
 {
     char *s = sp->buf;
     char saved = s[end];
     s[end] = '\0';
-    *r = pg_query_scan(s + from);
+    PgQueryScanResult r = pg_query_scan(s + from);
     s[end] = saved;
-    if (r->error == NULL)
-        return 0;
-    int rc = is_oom(r->error) ? strata__err_nomem(sp->err) : 1;
-    pg_query_free_scan_result(*r);
-    return rc;
+    *last = 0;
+    *atomic = 0;
+    if (r.error != NULL) {
+        int rc = is_oom(r.error) ? strata__err_nomem(sp->err) : 1;
+        pg_query_free_scan_result(r);
+        return rc;
+    }
+    const uint8_t *p = (const uint8_t *)r.pbuf.data, *stop = p + r.pbuf.len;
+    scan_token t;
+    uint64_t prev = 0;
+    int rc;
+    while ((rc = next_token(&p, stop, &t)) > 0) {
+        if (is_noise(&t, s + from, end - from))
+            continue;
+        *atomic |= prev == PG_BEGIN_P && t.token == PG_ATOMIC;
+        prev = t.token;
+        *last = (size_t)t.end;
+    }
+    pg_query_free_scan_result(r);
+    return rc < 0;
 }
 
 /* The end of the statement's last token in [off, end): trailing whitespace
@@ -338,14 +340,13 @@ static int trim_tail(splitter *sp, size_t off, size_t end, size_t *out)
         may = s[i - 1] == '-' && s[i - 2] == '-';
     if (!may)
         return 0;
-    PgQueryScanResult r;
-    int rc = scan_range(sp, off, end, &r);
-    if (rc != 0)
-        return rc < 0 ? rc : 0;
-    size_t last = last_token_end(&r.pbuf, s + off, end - off);
-    if (last > 0 && last <= end - off)
+    size_t last;
+    int atomic;
+    int rc = scan_statement(sp, off, end, &last, &atomic);
+    if (rc < 0)
+        return rc;
+    if (rc == 0 && last > 0 && last <= end - off)
         *out = off + last;
-    pg_query_free_scan_result(r);
     return 0;
 }
 
@@ -758,26 +759,6 @@ static int first_bound(splitter *sp, size_t start, size_t limit, int whole,
     }
 }
 
-/* Whether s[from..end) holds the tokens BEGIN ATOMIC, comments aside: the
- * body of an SQL-standard function, whose ';'s do not end it. 1 too when
- * the scanner cannot tell (the caller then refuses); < 0 out of memory. */
-static int has_begin_atomic(splitter *sp, size_t from, size_t end)
-{
-    PgQueryScanResult r;
-    int rc = scan_range(sp, from, end, &r);
-    if (rc != 0)
-        return rc;
-    const uint8_t *p = (const uint8_t *)r.pbuf.data, *stop = p + r.pbuf.len;
-    scan_token t;
-    uint64_t prev = 0;
-    while ((rc = next_token(&p, stop, &t)) > 0 &&
-           !(prev == PG_BEGIN_P && t.token == PG_ATOMIC))
-        if (!is_noise(&t, sp->buf + from, end - from))
-            prev = t.token;
-    pg_query_free_scan_result(r);
-    return rc != 0;
-}
-
 /*
  * Lenient splitting, after the parser rejected the statement that starts at
  * `stmt_start` (error `e`): the statements before it, from `pos`, as the
@@ -822,14 +803,15 @@ static int pass_on(splitter *sp, size_t pos, size_t stmt_start,
     }
     if (end == 0 || starts_with_word(s + from, end - from, "copy"))
         return refuse_syntax(sp, e, pos, from);
-    if ((rc = has_begin_atomic(sp, from, end)) != 0)
-        return rc < 0 ? rc : refuse_syntax(sp, e, pos, from);
+    size_t last;
+    int atomic;
+    if ((rc = scan_statement(sp, from, end, &last, &atomic)) < 0)
+        return rc;
+    if (rc > 0 || atomic || last == 0 || last > end - from)
+        return refuse_syntax(sp, e, pos, from);
     strata__pg_stmt st = {0};
     st.offset = from;
-    size_t last;
-    if ((rc = trim_tail(sp, st.offset, end, &last)) < 0)
-        return rc;
-    st.len = last - st.offset;
+    st.len = last;
     st.line = line_at(sp, st.offset);
     st.flags = STRATA__PG_UNPARSED;
     st.what = "a statement PostgreSQL " PG_MAJORVERSION "'s parser does not "
